@@ -1,0 +1,75 @@
+"""ECS index templates per source: the shared ECS base plus each source's own mappings (JSON data files)."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from soar.telemetry.sources import SOURCES, Source
+
+_TEMPLATE_PRIORITY = 200  # above the built-in logs-*-* template of Elasticsearch (priority 100)
+
+
+@cache
+def _load(name: str) -> dict[str, Any]:
+    text = resources.files("soar.telemetry").joinpath("templates", f"{name}.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if key in merged and isinstance(merged[key], dict) and isinstance(value, dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+@cache
+def mappings(source: Source) -> dict[str, Any]:
+    """The full ``mappings`` of a source's indices: ECS base merged with the source's fields."""
+    base = _load("ecs_base")["mappings"]
+    own = _load(source.value)["mappings"]
+    return _merge(base, own)
+
+
+def index_template(source: Source) -> dict[str, Any]:
+    """The composable index template body for ``PUT _index_template/<name>``."""
+    spec = SOURCES[source]
+    return {
+        "index_patterns": [spec.index_pattern],
+        "priority": _TEMPLATE_PRIORITY,
+        "template": {
+            "settings": {"number_of_shards": 1, "index.mapping.total_fields.limit": 2000},
+            "mappings": mappings(source),
+        },
+        "_meta": {"managed_by": "soar", "source": source.value, "dataset": spec.dataset},
+    }
+
+
+def template_name(source: Source) -> str:
+    """The name soar installs a source's index template under."""
+    return f"soar-logs-{SOURCES[source].dataset}"
+
+
+@cache
+def field_types(source: Source) -> dict[str, str]:
+    """Every mapped field of a source as ``dotted.path -> mapping type`` (object paths left out)."""
+    out: dict[str, str] = {}
+
+    def walk(props: dict[str, Any], prefix: str) -> None:
+        for name, spec in props.items():
+            path = f"{prefix}{name}"
+            if "properties" in spec:
+                walk(spec["properties"], f"{path}.")
+            else:
+                out[path] = spec.get("type", "object")
+            for sub, sub_spec in spec.get("fields", {}).items():
+                out[f"{path}.{sub}"] = sub_spec.get("type", "keyword")
+
+    walk(mappings(source)["properties"], "")
+    return out
