@@ -1,0 +1,200 @@
+"""Small helpers shared by the normalisers: JSON lines, timestamps, dotted lookups, outcomes."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from soar.errors import NormalisationError
+from soar.telemetry.ecs import format_timestamp
+
+__all__ = [
+    "as_str",
+    "dedupe",
+    "drop_none",
+    "get_path",
+    "iso",
+    "outcome_from_status",
+    "parse_json_object",
+    "parse_time",
+]
+
+# RFC 3339: date, 'T' or space, time, any number of fractional digits, then 'Z' or an offset.
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))\Z"
+)
+# Epoch milliseconds outside this range are certainly wrong (before 1970 or after year 9999).
+_MAX_EPOCH_MS = 253_402_300_799_999
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+iso = format_timestamp
+"""RFC 3339 UTC with millisecond precision and a ``Z`` (``soar.telemetry.ecs.format_timestamp``)."""
+
+
+def parse_json_object(raw: str) -> dict[str, Any]:
+    """Parse one raw line as a JSON object.
+
+    Args:
+        raw: the line exactly as the source wrote it.
+
+    Returns:
+        The decoded object.
+
+    Raises:
+        NormalisationError: the line is not JSON, or is JSON but not an object.
+    """
+    try:
+        value = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise NormalisationError(f"not a JSON object: {_short(str(exc))}") from None
+    if not isinstance(value, dict):
+        raise NormalisationError(f"not a JSON object: got {type(value).__name__}")
+    return value
+
+
+def parse_time(value: Any, field: str) -> datetime:
+    """Parse a timestamp into an aware UTC datetime.
+
+    Accepts RFC 3339 strings with any fractional precision (nanoseconds are truncated to
+    microseconds) ending in ``Z`` or an offset, and int/float epoch milliseconds.
+
+    Args:
+        value: the native timestamp value.
+        field: the native field name, reported in the error.
+
+    Returns:
+        The instant as an aware datetime in UTC.
+
+    Raises:
+        NormalisationError: the value is absent or not a timestamp; ``field`` names it.
+    """
+    if isinstance(value, str):
+        return _parse_rfc3339(value, field)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if not math.isfinite(value) or not 0 <= value <= _MAX_EPOCH_MS:
+            raise NormalisationError(f"epoch milliseconds out of range: {value!r}", field=field)
+        return _EPOCH + timedelta(milliseconds=value)
+    if value is None:
+        raise NormalisationError("timestamp missing", field=field)
+    raise NormalisationError(f"not a timestamp: {type(value).__name__}", field=field)
+
+
+def _parse_rfc3339(text: str, field: str) -> datetime:
+    match = _RFC3339.match(text.strip())
+    if match is None:
+        raise NormalisationError(f"not an RFC 3339 timestamp: {_short(text)!r}", field=field)
+    year, month, day, hour, minute, second, frac, zulu, sign, off_h, off_m = match.groups()
+    micro = int((frac or "0")[:6].ljust(6, "0"))
+    tz: timezone = UTC
+    if not zulu:
+        offset = timedelta(hours=int(off_h), minutes=int(off_m))
+        if offset >= timedelta(hours=24):
+            raise NormalisationError(f"bad UTC offset in {_short(text)!r}", field=field)
+        tz = timezone(-offset if sign == "-" else offset)
+    try:
+        parsed = datetime(
+            int(year), int(month), int(day), int(hour), int(minute), min(int(second), 59), micro, tzinfo=tz
+        )
+        return parsed.astimezone(UTC)
+    except (ValueError, OverflowError) as exc:
+        raise NormalisationError(f"bad timestamp {_short(text)!r}: {exc}", field=field) from None
+
+
+def get_path(obj: Mapping[str, Any], dotted: str) -> Any:
+    """Look up ``a.b.c`` in nested mappings.
+
+    Args:
+        obj: the decoded event.
+        dotted: the path, keys separated by dots.
+
+    Returns:
+        The value, or None when any step is absent or not a mapping.
+    """
+    current: Any = obj
+    for key in dotted.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(key)
+        if current is None:
+            return None
+    return current
+
+
+def drop_none(d: dict[str, Any]) -> dict[str, Any]:
+    """Remove None values and empty dicts, recursively (lists are walked too).
+
+    Args:
+        d: the document being built.
+
+    Returns:
+        A new dict without None values or empty dicts.
+    """
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        cleaned = _clean(value)
+        if cleaned is not None:
+            out[key] = cleaned
+    return out
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        nested = drop_none(value)
+        return nested or None
+    if isinstance(value, list):
+        return [c for c in (_clean(v) for v in value) if c is not None]
+    return value
+
+
+def as_str(value: Any) -> str | None:
+    """A scalar as a string (for keyword fields); None for absent values, objects and lists.
+
+    Args:
+        value: a native value of any JSON type.
+
+    Returns:
+        The string, or None.
+    """
+    if value is None or isinstance(value, dict | list):
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def dedupe(values: Iterable[Any]) -> list[str]:
+    """Unique non-empty strings in first-seen order (for ``related.*``).
+
+    Args:
+        values: candidates; non-strings and empty strings are skipped.
+
+    Returns:
+        The unique strings.
+    """
+    seen: dict[str, None] = {}
+    for value in values:
+        if isinstance(value, str) and value:
+            seen.setdefault(value, None)
+    return list(seen)
+
+
+def outcome_from_status(code: Any) -> str:
+    """ECS ``event.outcome`` from an HTTP status code: below 400 success, else failure.
+
+    Args:
+        code: the status code; anything that is not an integer gives ``unknown``.
+
+    Returns:
+        ``success``, ``failure`` or ``unknown``.
+    """
+    if isinstance(code, bool) or not isinstance(code, int):
+        return "unknown"
+    return "success" if code < 400 else "failure"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
