@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import re
@@ -17,10 +18,12 @@ __all__ = [
     "dedupe",
     "drop_none",
     "get_path",
+    "ip_or_none",
     "iso",
     "outcome_from_status",
     "parse_json_object",
     "parse_time",
+    "typed",
 ]
 
 # RFC 3339: date, 'T' or space, time, any number of fractional digits, then 'Z' or an offset.
@@ -122,6 +125,54 @@ def get_path(obj: Mapping[str, Any], dotted: str) -> Any:
         if current is None:
             return None
     return current
+
+
+def typed(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], field: str | None = None) -> Any:
+    """A member of a native object that must have a given JSON type when present.
+
+    Args:
+        obj: the native object.
+        key: the member name.
+        kind: the accepted Python type(s) (``str``, ``dict``, ``list``, ``int``); a bool is not an int.
+        field: the dotted native name reported in the error; ``key`` when not given.
+
+    Returns:
+        The value, or None when absent or null.
+
+    Raises:
+        NormalisationError: the member is present with another type.
+    """
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, kind) and not (isinstance(value, bool) and bool not in _as_tuple(kind)):
+        return value
+    raise NormalisationError(f"expected {_type_names(kind)}, got {type(value).__name__}", field=field or key)
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def _type_names(kind: type | tuple[type, ...]) -> str:
+    return " or ".join(k.__name__ for k in _as_tuple(kind))
+
+
+def ip_or_none(value: Any) -> str | None:
+    """The value when it is a valid IPv4/IPv6 address (for ``ip`` fields), else None.
+
+    Args:
+        value: a native address value.
+
+    Returns:
+        The address string in canonical form, or None.
+    """
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        return None
 
 
 def drop_none(d: dict[str, Any]) -> dict[str, Any]:
