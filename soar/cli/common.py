@@ -7,7 +7,7 @@ import functools
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 import typer
 from rich.console import Console
@@ -51,8 +51,8 @@ def command(fn: Callable[P, Coroutine[Any, Any, T]] | Callable[P, T]) -> Callabl
         try:
             result = fn(*args, **kwargs)
             if asyncio.iscoroutine(result):
-                return asyncio.run(result)  # type: ignore[no-any-return]  # the coroutine's T
-            return result  # type: ignore[return-value]  # not a coroutine: already a T
+                return cast(T, asyncio.run(result))
+            return cast(T, result)
         except SoarError as exc:
             raise fail(str(exc)) from None
         except KeyboardInterrupt:

@@ -64,7 +64,9 @@ def normaliser_for(source: Source | str) -> NormaliserFn:
         return _registry()[Source(source)]
     except (ValueError, KeyError):
         choices = ", ".join(s.value for s in Source)
-        raise NormalisationError(f"unknown source {source!r} (choose from {choices})", field="source") from None
+        raise NormalisationError(
+            f"unknown source {source!r} (choose from {choices})", field="source"
+        ) from None
 
 
 def normalise_record(source: Source | str, raw: str) -> dict[str, Any]:

@@ -37,15 +37,32 @@ def mappings(source: Source) -> dict[str, Any]:
     return _merge(base, own)
 
 
-def index_template(source: Source) -> dict[str, Any]:
-    """The composable index template body for ``PUT _index_template/<name>``."""
+def _for_opensearch(node: Any) -> Any:
+    # Templates are written in Elasticsearch's terms; OpenSearch calls ``flattened`` ``flat_object``
+    # and knows none of its parameters.
+    if isinstance(node, dict):
+        if node.get("type") == "flattened":
+            return {"type": "flat_object"}
+        return {key: _for_opensearch(value) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_for_opensearch(value) for value in node]
+    return node
+
+
+def index_template(source: Source, *, opensearch: bool = False) -> dict[str, Any]:
+    """The composable index template body for ``PUT _index_template/<name>``.
+
+    Args:
+        source: the telemetry source.
+        opensearch: render for OpenSearch-compatible servers (``flat_object`` instead of ``flattened``).
+    """
     spec = SOURCES[source]
     return {
         "index_patterns": [spec.index_pattern],
         "priority": _TEMPLATE_PRIORITY,
         "template": {
             "settings": {"number_of_shards": 1, "index.mapping.total_fields.limit": 2000},
-            "mappings": mappings(source),
+            "mappings": _for_opensearch(mappings(source)) if opensearch else mappings(source),
         },
         "_meta": {"managed_by": "soar", "source": source.value, "dataset": spec.dataset},
     }

@@ -1,0 +1,1 @@
+"""The search engine and the workflow engine: client factories and the embedded engines."""
