@@ -1,0 +1,362 @@
+"""Envoy / Istio access logs (default text formats and JSON) to ECS, with the mesh facts under ``envoy.*``."""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+import re
+from typing import Any
+
+from soar.errors import NormalisationError
+from soar.telemetry.normalisers._util import drop_none, iso, parse_json_object, parse_time
+from soar.telemetry.sources import SOURCES, Source
+
+_SPEC = SOURCES[Source.ENVOY]
+
+# Fields after the quoted request line, per text layout, keyed by the number of tokens after the timestamp.
+_ENVOY_DEFAULT = [
+    "response_code",
+    "response_flags",
+    "bytes_received",
+    "bytes_sent",
+    "duration",
+    "upstream_service_time",
+    "x_forwarded_for",
+    "user_agent",
+    "request_id",
+    "authority",
+    "upstream_host",
+]
+_ISTIO_LEGACY = [
+    "response_code",
+    "response_flags",
+    "upstream_transport_failure_reason",
+    "bytes_received",
+    "bytes_sent",
+    "duration",
+    "upstream_service_time",
+    "x_forwarded_for",
+    "user_agent",
+    "request_id",
+    "authority",
+    "upstream_host",
+    "upstream_cluster",
+    "upstream_local_address",
+    "downstream_local_address",
+    "downstream_remote_address",
+    "requested_server_name",
+]
+_ISTIO = [
+    "response_code",
+    "response_flags",
+    "response_code_details",
+    "connection_termination_details",
+    "upstream_transport_failure_reason",
+    "bytes_received",
+    "bytes_sent",
+    "duration",
+    "upstream_service_time",
+    "x_forwarded_for",
+    "user_agent",
+    "request_id",
+    "authority",
+    "upstream_host",
+    "upstream_cluster",
+    "upstream_local_address",
+    "downstream_local_address",
+    "downstream_remote_address",
+    "requested_server_name",
+    "route_name",
+]
+_LAYOUTS = {
+    1 + len(_ENVOY_DEFAULT): ("envoy-text", _ENVOY_DEFAULT),
+    1 + len(_ISTIO_LEGACY): ("istio-text-legacy", _ISTIO_LEGACY),
+    1 + len(_ISTIO): ("istio-text", _ISTIO),
+}
+_TOKEN = re.compile(r'"([^"]*)"|(\S+)')
+_TEXT_HEAD = re.compile(r"\[([^\]]+)\]\s+(\".*)\Z", re.S)
+_APP_LOG = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]")
+_RBAC_DENIED = re.compile(r"rbac_access_denied_matched_policy\[(.*)\]\Z")
+
+# Header-style names some producers (Envoy Gateway's default JSON, Istio's JSON) use for soar's keys.
+_ALIASES = {
+    ":authority": "authority",
+    "user-agent": "user_agent",
+    "x-forwarded-for": "x_forwarded_for",
+    "x-request-id": "request_id",
+    "x-envoy-origin-path": "path",
+    "x-envoy-original-path": "path",
+    "x-envoy-upstream-service-time": "upstream_service_time",
+    ":method": "method",
+    ":path": "path",
+    "referrer": "referer",
+}
+_EXTRA_KEYS = """start_time method path protocol referer downstream_peer_uri_san downstream_local_uri_san
+downstream_tls_version downstream_peer_subject connection_security_policy rbac_policy rbac_result source_workload
+source_namespace destination_workload destination_namespace destination_service destination_service_name country"""
+_KNOWN = frozenset([*_ISTIO, *_EXTRA_KEYS.split()])
+_ABSENT = (None, "-", "")
+
+
+def normalise(raw: str) -> dict[str, Any]:
+    """Normalise one Envoy or Istio access-log line (default text format or JSON) to an ECS document.
+
+    Args:
+        raw: the line exactly as Envoy wrote it.
+
+    Returns:
+        The ECS document; ``event.original`` is ``raw`` unchanged.
+
+    Raises:
+        NormalisationError: the line is not an access log of a known shape; ``field`` names the culprit.
+    """
+    text = raw.strip()
+    if text.startswith("{"):
+        fields, fmt = _from_json(parse_json_object(text)), "json"
+    else:
+        fields, fmt = _from_text(text)
+    return _document(fields, raw, fmt)
+
+
+def _from_json(obj: dict[str, Any]) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for key, value in obj.items():
+        name = _ALIASES.get(key, key)
+        if name not in fields or fields[name] in _ABSENT:
+            fields[name] = value
+    return fields
+
+
+def _from_text(text: str) -> tuple[dict[str, Any], str]:
+    head = _TEXT_HEAD.match(text)
+    if head is None:
+        if _APP_LOG.match(text):
+            raise NormalisationError("an Envoy application (component) log line, not an access log")
+        raise NormalisationError("not an Envoy access log: neither JSON nor '[START_TIME] \"REQUEST\" ...'")
+    tokens = [q if b is None or b == "" else b for q, b in _TOKEN.findall(head.group(2))]
+    layout = _LAYOUTS.get(len(tokens))
+    if layout is None:
+        raise NormalisationError(
+            f"{len(tokens)} fields after the timestamp; expected 12 (Envoy default), 18 or 21 (Istio default)",
+            field="format",
+        )
+    fmt, names = layout
+    fields = dict(zip(names, tokens[1:], strict=True))
+    fields["start_time"] = head.group(1)
+    request = tokens[0].split(" ")
+    if len(request) != 3:
+        raise NormalisationError(
+            f"request line is not 'METHOD PATH PROTOCOL': {tokens[0][:80]!r}", field="request"
+        )
+    fields["method"], fields["path"], fields["protocol"] = request
+    return fields, fmt
+
+
+def _str(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    if value in _ABSENT:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise NormalisationError(f"expected a string, got {type(value).__name__}", field=name)
+
+
+def _int(fields: dict[str, Any], name: str) -> int | None:
+    value = fields.get(name)
+    if value in _ABSENT:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return int(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise NormalisationError(f"expected a number, got {str(value)[:40]!r}", field=name)
+
+
+def _address(value: str | None) -> tuple[str | None, int | None]:
+    """IP and port of ``1.2.3.4:80``, ``[::1]:80``, ``tcp://1.2.3.4:80`` or a bare IP; None for non-IPs."""
+    if value is None:
+        return None, None
+    host, port = value.rpartition("://")[2], None
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    elif host.count(":") == 1:
+        host, _, port = host.partition(":")
+    try:
+        ip = str(ipaddress.ip_address(host))
+    except ValueError:
+        return None, None
+    return ip, int(port) if port and port.isascii() and port.isdigit() else None
+
+
+def _document(fields: dict[str, Any], raw: str, fmt: str) -> dict[str, Any]:
+    if fields.get("start_time") in _ABSENT:
+        raise NormalisationError('missing: the access-log format needs "%START_TIME%"', field="start_time")
+    timestamp = parse_time(fields["start_time"], "start_time")
+    method = _str(fields, "method")
+    code = _int(fields, "response_code")
+    duration = _int(fields, "duration")
+    envoy, denied = _envoy_namespace(fields, code)
+    envoy["format"] = fmt
+    doc: dict[str, Any] = {
+        "@timestamp": iso(timestamp),
+        "event": {
+            "kind": "event",
+            "module": _SPEC.module,
+            "dataset": _SPEC.dataset,
+            "category": ["network", "web"],
+            "type": ["access", "denied"] if denied else ["access"],
+            "action": "http-request" if method else "tcp-connection",
+            "outcome": _outcome(code, denied, envoy.get("response_flags")),
+            "duration": duration * 1_000_000 if duration is not None else None,
+            "original": raw,
+        },
+        "envoy": envoy,
+    }
+    _add_http(doc, fields, method, code)
+    _add_network(doc, fields, envoy)
+    _add_tls(doc, fields)
+    return drop_none(doc)
+
+
+def _outcome(code: int | None, denied: bool, flags: list[str] | None) -> str:
+    if denied or code == 403 or (code is not None and code >= 500):
+        return "failure"
+    if code is None or code == 0:
+        return "failure" if flags else "unknown"
+    return "success"
+
+
+def _envoy_namespace(fields: dict[str, Any], code: int | None) -> tuple[dict[str, Any], bool]:
+    flags = _str(fields, "response_flags")
+    details = _str(fields, "response_code_details")
+    policy, result = _str(fields, "rbac_policy"), _str(fields, "rbac_result")
+    matched = _RBAC_DENIED.match(details or "")
+    if matched:
+        result = result or "denied"
+        policy = policy or (matched.group(1) if matched.group(1) not in ("", "none") else None)
+    result = result.lower() if result else None
+    cluster = _str(fields, "upstream_cluster")
+    envoy: dict[str, Any] = {
+        "response_code": code,
+        "response_flags": flags.split(",") if flags else None,
+        "response_code_details": details,
+        "connection_termination_details": _str(fields, "connection_termination_details"),
+        "route_name": _str(fields, "route_name"),
+        "requested_server_name": _str(fields, "requested_server_name"),
+        "direction": cluster.partition("|")[0] if cluster and "|" in cluster else None,
+        "upstream": {
+            "host": _str(fields, "upstream_host"),
+            "cluster": cluster,
+            "local_address": _str(fields, "upstream_local_address"),
+            "transport_failure_reason": _str(fields, "upstream_transport_failure_reason"),
+            "service_time": _int(fields, "upstream_service_time"),
+        },
+        "rbac": {"policy": policy, "result": result},
+        "mtls": _mtls(fields),
+        "source": {
+            "workload": _str(fields, "source_workload"),
+            "namespace": _str(fields, "source_namespace"),
+        },
+        "destination": {
+            "workload": _str(fields, "destination_workload"),
+            "namespace": _str(fields, "destination_namespace"),
+            "service": _str(fields, "destination_service"),
+        },
+    }
+    for key, value in fields.items():
+        if key not in _KNOWN and key not in envoy and value not in _ABSENT:
+            envoy[key] = value
+    details_denied = bool(details and details.startswith("ext_authz_denied"))
+    return envoy, result == "denied" or details_denied
+
+
+def _mtls(fields: dict[str, Any]) -> dict[str, Any]:
+    policy = _str(fields, "connection_security_policy")
+    peer = _str(fields, "downstream_peer_uri_san")
+    return {
+        "connection_security_policy": policy.lower() if policy else None,
+        "peer_principal": peer,
+        "local_principal": _str(fields, "downstream_local_uri_san"),
+        "mutual": (policy.lower() == "mutual_tls") if policy else (True if peer else None),
+    }
+
+
+def _add_http(doc: dict[str, Any], fields: dict[str, Any], method: str | None, code: int | None) -> None:
+    path = _str(fields, "path")
+    authority = _str(fields, "authority")
+    protocol = _str(fields, "protocol")
+    domain, _, port = (authority or "").rpartition(":") if ":" in (authority or "") else (authority, "", "")
+    received, sent = _int(fields, "bytes_received"), _int(fields, "bytes_sent")
+    doc["url"] = {
+        "original": path,
+        "path": path.partition("?")[0] if path else None,
+        "query": path.partition("?")[2] or None if path else None,
+        "domain": domain or None,
+        "port": int(port) if port.isascii() and port.isdigit() else None,
+    }
+    doc["http"] = {
+        "version": protocol.partition("/")[2] or None if protocol and protocol.startswith("HTTP/") else None,
+        "request": {
+            "method": method,
+            "id": _str(fields, "request_id"),
+            "referrer": _str(fields, "referer"),
+            "bytes": received,
+            "body": {"bytes": received},
+        },
+        "response": {"status_code": code or None, "bytes": sent, "body": {"bytes": sent}},
+    }
+    doc["user_agent"] = {"original": _str(fields, "user_agent")}
+    service = _str(fields, "destination_workload") or _str(fields, "destination_service_name")
+    doc["service"] = {"name": service or _str(fields, "destination_service")}
+    if protocol:
+        doc["network"] = {"protocol": protocol.partition("/")[0].lower()}
+
+
+def _add_network(doc: dict[str, Any], fields: dict[str, Any], envoy: dict[str, Any]) -> None:
+    hops = [h.strip() for h in (_str(fields, "x_forwarded_for") or "").split(",") if h.strip()]
+    client_ip = _address(hops[0])[0] if hops else None
+    src_ip, src_port = _address(_str(fields, "downstream_remote_address"))
+    dst_ip, dst_port = _address(_str(fields, "downstream_local_address"))
+    if src_ip is None:
+        # Envoy's plain default format has no peer address: the first X-Forwarded-For hop is all there is.
+        src_ip = client_ip
+    envoy["x_forwarded_for"] = hops or None
+    doc["source"] = {
+        "ip": src_ip,
+        "port": src_port,
+        "geo": {"country_iso_code": _str(fields, "country")},
+    }
+    doc["client"] = {"ip": client_ip}
+    doc["destination"] = {"ip": dst_ip, "port": dst_port, "domain": doc["url"]["domain"]}
+    direction = envoy.get("direction")
+    network = doc.setdefault("network", {})
+    network["direction"] = {"inbound": "ingress", "outbound": "egress"}.get(direction or "")
+    related = [ip for ip in (src_ip, client_ip, dst_ip) if ip]
+    related += [ip for ip in (_address(h)[0] for h in hops[1:]) if ip]
+    doc["related"] = {"ip": list(dict.fromkeys(related)) or None}
+
+
+def _add_tls(doc: dict[str, Any], fields: dict[str, Any]) -> None:
+    version = _str(fields, "downstream_tls_version")
+    peer = _str(fields, "downstream_peer_uri_san")
+    local = _str(fields, "downstream_local_uri_san")
+    sni = _str(fields, "requested_server_name")
+    if not (version or peer or local):
+        return
+    protocol, _, number = (version or "").upper().partition("V")
+    doc["tls"] = {
+        "established": True,
+        "version": number or None,
+        "version_protocol": protocol.lower() or None,
+        "client": {
+            "server_name": sni,
+            "subject": _str(fields, "downstream_peer_subject"),
+            "x509": {"alternative_names": [peer] if peer else None},
+        },
+        "server": {"x509": {"alternative_names": [local] if local else None}},
+    }
