@@ -1,0 +1,246 @@
+"""Kubernetes API-server audit events (``audit.k8s.io`` Event, and GKE's Cloud Logging shape) to ECS."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from soar.errors import NormalisationError
+from soar.telemetry.normalisers._util import (
+    dedupe,
+    drop_none,
+    ip_or_none,
+    iso,
+    outcome_from_status,
+    parse_json_object,
+    parse_time,
+    typed,
+)
+from soar.telemetry.sources import SOURCES, Source
+
+_SPEC = SOURCES[Source.KUBERNETES]
+
+# ECS event.type per audit verb.
+_VERB_TYPES: dict[str, str] = {
+    "create": "creation",
+    "delete": "deletion",
+    "deletecollection": "deletion",
+    "update": "change",
+    "patch": "change",
+    "get": "access",
+    "list": "access",
+    "watch": "access",
+}
+# Resources whose changes are identity and access management.
+_IAM_RESOURCES = frozenset(
+    {
+        "roles",
+        "clusterroles",
+        "rolebindings",
+        "clusterrolebindings",
+        "serviceaccounts",
+        "certificatesigningrequests",
+    }
+)
+# gRPC status codes of GKE audit entries as the HTTP status the API server answered.
+_GRPC_HTTP: dict[int, int] = {0: 200, 3: 400, 5: 404, 6: 409, 7: 403, 9: 400, 10: 409, 16: 401}
+_VERSION = re.compile(r"v\d+(?:(?:alpha|beta)\d+)?\Z")
+
+
+def normalise(raw: str) -> dict[str, Any]:
+    """Turn one audit log line into an ECS document.
+
+    Args:
+        raw: one JSON object: an ``audit.k8s.io`` Event, or a GKE Cloud Logging entry with a
+            ``protoPayload`` from ``k8s.io``.
+
+    Returns:
+        The ECS document; the native event is kept whole under ``kubernetes.audit``.
+
+    Raises:
+        NormalisationError: not JSON, not an audit event, no timestamp, or a field of the wrong type.
+    """
+    native = parse_json_object(raw)
+    extra: dict[str, Any] = {}
+    if "protoPayload" in native:
+        native, extra = _from_gcp(native)
+    kind = native.get("kind")
+    verb = typed(native, "verb", str)
+    if kind is not None and kind != "Event":
+        raise NormalisationError(f"not an audit Event: kind {_short(kind)}", field="kind")
+    if kind is None and not verb:  # trimmed events keep at least one of the two
+        raise NormalisationError("neither kind Event nor a verb: not an audit event", field="verb")
+    doc = _document(native, verb, raw)
+    for key, value in extra.items():
+        doc.setdefault(key, {}).update(value)
+    return drop_none(doc)
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:40] + "..."
+
+
+def _document(ev: dict[str, Any], verb: str | None, raw: str) -> dict[str, Any]:
+    stamp_field = "stageTimestamp" if ev.get("stageTimestamp") is not None else "requestReceivedTimestamp"
+    if ev.get(stamp_field) is None:
+        raise NormalisationError("audit event without a timestamp", field="stageTimestamp")
+    stamp = parse_time(ev[stamp_field], stamp_field)
+    received = ev.get("requestReceivedTimestamp")
+    obj = typed(ev, "objectRef", dict) or {}
+    status = typed(ev, "responseStatus", dict) or {}
+    code = typed(status, "code", int, "responseStatus.code")
+    annotations = typed(ev, "annotations", dict) or {}
+    resource = typed(obj, "resource", str, "objectRef.resource")
+    doc: dict[str, Any] = {
+        "@timestamp": iso(stamp),
+        "event": _event(ev, verb, resource, code, annotations, raw),
+        "kubernetes": {"audit": ev},
+        "url": {"original": typed(ev, "requestURI", str)},
+        "http": {"response": {"status_code": code}},
+        "user_agent": {"original": typed(ev, "userAgent", str)},
+        "orchestrator": _orchestrator(obj, resource),
+    }
+    if received is not None and stamp_field == "stageTimestamp":
+        doc["event"]["start"] = iso(parse_time(received, "requestReceivedTimestamp"))
+        doc["event"]["end"] = doc["@timestamp"]
+    doc.update(_who(ev))
+    return doc
+
+
+def _event(
+    ev: dict[str, Any],
+    verb: str | None,
+    resource: str | None,
+    code: int | None,
+    annotations: dict[str, Any],
+    raw: str,
+) -> dict[str, Any]:
+    decision = annotations.get("authorization.k8s.io/decision")
+    types = [_VERB_TYPES.get(verb or "", "info")]
+    if decision == "allow":
+        types.append("allowed")
+    elif decision == "forbid":
+        types.append("denied")
+    category = ["iam"] if resource in _IAM_RESOURCES else []
+    category.append("api")
+    reason = annotations.get("authorization.k8s.io/reason")
+    message = (ev.get("responseStatus") or {}).get("message")
+    reason = message if isinstance(message, str) and message else reason
+    return {
+        "kind": "event",
+        "module": _SPEC.module,
+        "dataset": _SPEC.dataset,
+        "category": category,
+        "type": types,
+        "action": verb,
+        "outcome": outcome_from_status(code),
+        "id": typed(ev, "auditID", str),
+        "reason": reason if isinstance(reason, str) and reason else None,
+        "original": raw,
+    }
+
+
+def _orchestrator(obj: dict[str, Any], resource: str | None) -> dict[str, Any]:
+    subresource = typed(obj, "subresource", str, "objectRef.subresource")
+    return {
+        "type": "kubernetes",
+        "namespace": typed(obj, "namespace", str, "objectRef.namespace"),
+        "api_version": typed(obj, "apiVersion", str, "objectRef.apiVersion"),
+        "resource": {
+            "type": f"{resource}/{subresource}" if resource and subresource else resource,
+            "name": typed(obj, "name", str, "objectRef.name"),
+            "parent": {"type": resource if subresource else None},
+        },
+    }
+
+
+def _who(ev: dict[str, Any]) -> dict[str, Any]:
+    user = typed(ev, "user", dict) or {}
+    name = typed(user, "username", str, "user.username")
+    groups = typed(user, "groups", list, "user.groups")
+    imp = typed(ev, "impersonatedUser", dict) or {}
+    imp_name = typed(imp, "username", str, "impersonatedUser.username")
+    ips = [ip for ip in (ip_or_none(v) for v in typed(ev, "sourceIPs", list) or []) if ip]
+    return {
+        "user": {
+            "name": name,
+            "id": typed(user, "uid", str, "user.uid"),
+            "group": {"name": [g for g in groups if isinstance(g, str)] or None} if groups else None,
+            "effective": {"name": imp_name, "id": typed(imp, "uid", str, "impersonatedUser.uid")},
+        },
+        "source": {"ip": ips[0] if ips else None},
+        "related": {"ip": dedupe(ips) or None, "user": dedupe([name, imp_name]) or None},
+    }
+
+
+def _from_gcp(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A GKE audit entry from Cloud Logging rewritten as the ``audit.k8s.io`` Event it describes."""
+    proto = typed(entry, "protoPayload", dict) or {}
+    method = typed(proto, "methodName", str, "protoPayload.methodName")
+    if not method:
+        raise NormalisationError("GKE audit entry without a methodName", field="protoPayload.methodName")
+    stamp = entry.get("timestamp", proto.get("timestamp"))
+    if stamp is None:
+        raise NormalisationError("GKE audit entry without a timestamp", field="timestamp")
+    meta = typed(proto, "requestMetadata", dict, "protoPayload.requestMetadata") or {}
+    auth = typed(proto, "authenticationInfo", dict, "protoPayload.authenticationInfo") or {}
+    verb, obj = _gcp_object(method, typed(proto, "resourceName", str, "protoPayload.resourceName"))
+    event = {
+        "kind": "Event",
+        "verb": verb,
+        "auditID": typed(entry, "insertId", str),
+        "objectRef": obj,
+        "user": {
+            "username": typed(auth, "principalEmail", str, "protoPayload.authenticationInfo.principalEmail")
+        },
+        "sourceIPs": [caller]
+        if isinstance(caller := meta.get("callerIp", meta.get("callerIP")), str)
+        else None,
+        "userAgent": meta.get("callerSuppliedUserAgent"),
+        "requestURI": proto.get("requestURI"),
+        "requestObject": proto.get("request"),
+        "responseObject": proto.get("response"),
+        "stageTimestamp": stamp,
+    }
+    status = typed(proto, "status", dict, "protoPayload.status")
+    labels = typed(typed(entry, "resource", dict) or {}, "labels", dict, "resource.labels") or {}
+    extra = {
+        "gcp": {"audit": proto},
+        "cloud": {
+            "provider": "gcp",
+            "account": {"id": labels.get("project_id")},
+            "region": labels.get("location"),
+        },
+        "orchestrator": {"cluster": {"name": labels.get("cluster_name")}},
+    }
+    native = {k: v for k, v in event.items() if v is not None}
+    if status is not None:  # a gRPC status; Cloud Logging leaves it out for most successes
+        grpc = status.get("code", 0)
+        native["responseStatus"] = {"code": _GRPC_HTTP.get(grpc, 500) if isinstance(grpc, int) else 500}
+    return native, extra
+
+
+def _gcp_object(method: str, resource_name: str | None) -> tuple[str, dict[str, Any]]:
+    """Verb and objectRef from ``io.k8s.<group>.<version>.<resource>[.<sub>].<verb>`` and the resource name."""
+    parts = method.split(".")
+    at = next((i for i in range(2, len(parts)) if _VERSION.match(parts[i])), None)
+    if at is None or at + 2 >= len(parts):
+        return parts[-1], {}
+    group = ".".join(parts[2:at])
+    resource = parts[at + 1]
+    obj: dict[str, Any] = {
+        "apiGroup": None if group == "core" else group,
+        "apiVersion": parts[at],
+        "resource": resource,
+        "subresource": parts[at + 2] if at + 3 < len(parts) else None,
+    }
+    segs = (resource_name or "").split("/")
+    if len(segs) > 1 and segs[0] != "core" and _VERSION.match(segs[1]):
+        obj["apiGroup"] = segs[0]  # the full group name; the method name shortens it
+    for i in range(len(segs) - 1):
+        if segs[i] == "namespaces" and resource != "namespaces" and "namespace" not in obj:
+            obj["namespace"] = segs[i + 1]
+        if segs[i] == resource:
+            obj["name"] = segs[i + 1]
+    return parts[-1], {k: v for k, v in obj.items() if v is not None}
