@@ -1,0 +1,302 @@
+"""OPA decision logs (plain, Envoy ext_authz and payment-authorisation inputs) to ECS under ``opa.*``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from soar.errors import NormalisationError
+from soar.telemetry.normalisers._util import (
+    drop_none,
+    get_path,
+    ip_or_none,
+    iso,
+    parse_json_object,
+    parse_time,
+    typed,
+)
+from soar.telemetry.sources import SOURCES, Source
+
+_SPEC = SOURCES[Source.OPA]
+_MAX_DEPTH = 8
+_KNOWN = frozenset(
+    [
+        "decision_id",
+        "path",
+        "input",
+        "result",
+        "bundles",
+        "labels",
+        "timestamp",
+        "time",
+        "metrics",
+        "requested_by",
+        "erased",
+        "masked",
+        "nd_builtin_cache",
+        "req_id",
+    ]
+)
+_TRUTH = {True: True, False: False, "true": True, "false": False}
+
+
+def normalise(raw: str) -> dict[str, Any]:
+    """Normalise one OPA decision-log event (one JSON object per line) to an ECS document.
+
+    Args:
+        raw: the line exactly as OPA (or its log shipper) wrote it.
+
+    Returns:
+        The ECS document; ``event.original`` is ``raw`` unchanged.
+
+    Raises:
+        NormalisationError: the line is not a decision-log event; ``field`` names the culprit.
+    """
+    event = parse_json_object(raw)
+    stamp = event.get("timestamp", event.get("time"))
+    timestamp = parse_time(stamp, "timestamp")
+    decision_id = _text(event, "decision_id", required=True)
+    raw_input = event.get("input")
+    allowed = _allowed(event.get("result"))
+    opa: dict[str, Any] = {
+        "decision_id": decision_id,
+        "path": _text(event, "path"),
+        "allowed": allowed,
+        "input": _object(raw_input),
+        "result": _object(event.get("result")),
+        "requested_by": _text(event, "requested_by"),
+        "req_id": _number(event, "req_id", "req_id"),
+        "erased": _strings(event.get("erased"), "erased"),
+        "masked": _strings(event.get("masked"), "masked"),
+        "labels": _object(typed(event, "labels", dict)),
+        "metrics": _metrics(typed(event, "metrics", dict)),
+    }
+    _add_bundles(opa, typed(event, "bundles", dict))
+    if "nd_builtin_cache" in event:
+        opa["nd_builtin_cache"] = _object(event["nd_builtin_cache"])
+    for key, value in event.items():
+        if key not in _KNOWN and key not in opa:
+            opa[key] = _stringify(value, 1)
+    doc: dict[str, Any] = {
+        "@timestamp": iso(timestamp),
+        "event": _event(raw, decision_id, allowed),
+        "opa": opa,
+        "observer": {
+            "product": "opa",
+            "vendor": "Open Policy Agent",
+            "version": get_path(opa, "labels.version"),
+        },
+        "service": {"id": get_path(opa, "labels.id")},
+    }
+    if isinstance(raw_input, dict):
+        _from_ext_authz(doc, raw_input)
+        _from_payment_policy(doc, raw_input)
+        _from_plain_input(doc, raw_input)
+    subject = opa.get("subject")
+    doc["user"] = {"name": subject, "roles": opa.get("roles")}
+    doc["related"] = {"user": [subject] if subject else None}
+    return drop_none(doc)
+
+
+def _event(raw: str, decision_id: str | None, allowed: bool | None) -> dict[str, Any]:
+    kind = "info" if allowed is None else ("allowed" if allowed else "denied")
+    return {
+        "kind": "event",
+        "module": _SPEC.module,
+        "dataset": _SPEC.dataset,
+        "category": ["iam"],
+        "type": [kind],
+        "action": "policy-decision",
+        "outcome": "unknown" if allowed is None else ("success" if allowed else "failure"),
+        "id": decision_id,
+        "original": raw,
+    }
+
+
+def _text(obj: dict[str, Any], key: str, field: str | None = None, *, required: bool = False) -> str | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        if required:
+            raise NormalisationError("missing", field=field or key)
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    raise NormalisationError(f"expected a string, got {type(value).__name__}", field=field or key)
+
+
+def _number(obj: dict[str, Any], key: str, field: str) -> float | None:
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            return _number({key: float(value)}, key, field)
+        except ValueError:
+            raise NormalisationError(f"expected a number, got {value[:40]!r}", field=field) from None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    raise NormalisationError(f"expected a finite number, got {str(value)[:40]!r}", field=field)
+
+
+def _strings(value: Any, field: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise NormalisationError("expected a list of strings", field=field)
+
+
+def _allowed(result: Any) -> bool | None:
+    """The decision as a bool: the result itself, or its ``allow`` / ``allowed`` member."""
+    if isinstance(result, dict):
+        result = result.get("allowed", result.get("allow"))
+    if isinstance(result, bool | str):
+        return _TRUTH.get(result)
+    return None
+
+
+def _stringify(value: Any, depth: int) -> Any:
+    """A JSON value with every leaf as a string, so free-form objects map to keywords without conflicts."""
+    if isinstance(value, str) or value is None:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        if depth >= _MAX_DEPTH:
+            return f"<object nested deeper than {_MAX_DEPTH} levels>"
+        return {str(k): _stringify(v, depth + 1) for k, v in value.items() if k != ""}
+    if isinstance(value, list):
+        return [v if isinstance(v, str) else _scalar_or_mark(v) for v in value]
+    return str(value)
+
+
+def _scalar_or_mark(value: Any) -> str | None:
+    if isinstance(value, dict | list):
+        return f"<{type(value).__name__}>"
+    return _stringify(value, 0)  # type: ignore[no-any-return]  # scalars stringify to str or None
+
+
+def _object(value: Any) -> dict[str, Any] | None:
+    """A free-form value kept as an object of strings; a scalar becomes ``{"value": ...}``."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return _stringify(value, 1)  # type: ignore[no-any-return]  # a dict stringifies to a dict
+    return {"value": _stringify(value, 1)}
+
+
+def _metrics(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    if metrics is None:
+        return None
+    return {
+        k: v
+        for k, v in metrics.items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and k
+    }
+
+
+def _add_bundles(opa: dict[str, Any], bundles: dict[str, Any] | None) -> None:
+    if not bundles:
+        return
+    names, revisions = [], []
+    for name, info in bundles.items():
+        names.append(name)
+        if isinstance(info, dict) and isinstance(info.get("revision"), str):
+            revisions.append(info["revision"])
+    opa["bundle_names"] = names
+    opa["bundle_revisions"] = revisions or None
+
+
+def _socket(attributes: dict[str, Any], side: str) -> dict[str, Any]:
+    """``attributes.<side>.address`` of an ext_authz CheckRequest, v3 (protojson) or v2 shape."""
+    address = get_path(attributes, f"{side}.address.socketAddress") or get_path(
+        attributes, f"{side}.address.Address.SocketAddress"
+    )
+    if not isinstance(address, dict):
+        return {}
+    host, port = (
+        address.get("address"),
+        address.get("portValue", get_path(address, "PortSpecifier.PortValue")),
+    )
+    ok_port = isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535
+    return {
+        "ip": ip_or_none(host),
+        "address": host if isinstance(host, str) else None,
+        "port": port if ok_port else None,
+    }
+
+
+def _from_ext_authz(doc: dict[str, Any], data: dict[str, Any]) -> None:
+    attributes = data.get("attributes")
+    if not isinstance(attributes, dict):
+        return
+    found = get_path(attributes, "request.http")
+    http: dict[str, Any] = found if isinstance(found, dict) else {}
+    headers: dict[str, Any] = http["headers"] if isinstance(http.get("headers"), dict) else {}
+    principal = get_path(attributes, "source.principal")
+    if isinstance(principal, str) and principal:
+        doc["opa"]["subject"] = principal
+        doc["opa"]["source_principal"] = principal
+    doc["source"] = _socket(attributes, "source")
+    doc["destination"] = _socket(attributes, "destination")
+    _set_request(doc, _text(http, "method", "input.attributes.request.http.method"), http.get("path"))
+    host = _text(http, "host", "input.attributes.request.http.host") or ""
+    doc["url"]["domain"] = host.rpartition(":")[0] if host.count(":") == 1 else host or None
+    doc["http"]["request"]["id"] = _text(headers, "x-request-id", "input.attributes.request.http.headers")
+    doc["user_agent"] = {"original": _text(headers, "user-agent", "input.attributes.request.http.headers")}
+
+
+def _set_request(doc: dict[str, Any], method: str | None, path: Any) -> None:
+    if isinstance(path, list) and all(isinstance(p, str) for p in path):
+        path = "/" + "/".join(path)
+    if not isinstance(path, str):
+        path = None
+    doc["http"] = {"request": {"method": method}}
+    doc["url"] = {
+        "original": path,
+        "path": path.partition("?")[0] if path else None,
+        "query": path.partition("?")[2] or None if path else None,
+    }
+
+
+def _from_plain_input(doc: dict[str, Any], data: dict[str, Any]) -> None:
+    """Simple HTTP-API inputs such as ``{"method": "GET", "path": "/salary/bob", "user": "bob"}``."""
+    if "attributes" in data:
+        return
+    method = data.get("method")
+    if isinstance(method, str) or "path" in data:
+        _set_request(doc, method if isinstance(method, str) else None, data.get("path"))
+    for key in ("user", "subject"):
+        if isinstance(data.get(key), str) and data[key]:
+            doc["opa"].setdefault("subject", data[key])
+    source_ip = ip_or_none(data.get("source_ip") or data.get("client_ip"))
+    if source_ip:
+        doc["source"] = {"ip": source_ip}
+
+
+def _from_payment_policy(doc: dict[str, Any], data: dict[str, Any]) -> None:
+    """Lift the facts of the bank's payment-authorisation input to typed ``opa.*`` fields."""
+    opa = doc["opa"]
+    subject, resource, context = data.get("subject"), data.get("resource"), data.get("context")
+    if isinstance(subject, dict):
+        opa["subject"] = _text(subject, "user", "input.subject.user")
+        opa["mfa"] = typed(subject, "mfa", bool, "input.subject.mfa")
+        opa["roles"] = _strings(subject.get("roles"), "input.subject.roles")
+    if isinstance(data.get("action"), str):
+        opa["action"] = data["action"]
+    elif data.get("action") is not None:
+        raise NormalisationError("expected a string", field="input.action")
+    if isinstance(resource, dict):
+        opa["amount"] = _number(resource, "amount", "input.resource.amount")
+        opa["currency"] = _text(resource, "currency", "input.resource.currency")
+        opa["resource_type"] = _text(resource, "type", "input.resource.type")
+        opa["customer_id"] = _text(resource, "customer_id", "input.resource.customer_id")
+    if isinstance(context, dict):
+        opa["risk_score"] = _number(context, "risk_score", "input.context.risk_score")
+        opa["dual_approval"] = typed(context, "dual_approval", bool, "input.context.dual_approval")
+        opa["approvers"] = _strings(context.get("approvers"), "input.context.approvers")
+        opa["channel"] = _text(context, "channel", "input.context.channel")
