@@ -1,0 +1,181 @@
+"""The payment application's JSON log lines (soar's own format) to ECS, the payment facts under ``payment.*``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from soar.errors import NormalisationError
+from soar.telemetry.normalisers._util import drop_none, ip_or_none, iso, parse_json_object, parse_time
+from soar.telemetry.sources import SOURCES, Source
+
+_SPEC = SOURCES[Source.APP]
+_OUTCOMES = {"success": "success", "failure": "failure", "pending": "unknown"}
+# ECS has no payment category: every line is a request to a banking service, so category "web",
+# and the type says what happened to the payment (ECS event.type allowed values).
+_TYPES = {
+    "payment.initiated": ["start"],
+    "payment.authorized": ["allowed"],
+    "payment.completed": ["end"],
+    "payment.rejected": ["denied"],
+    "payment.failed": ["error"],
+    "consent.used": ["access"],
+    "account.viewed": ["access"],
+}
+_STRINGS = (
+    "level",
+    "service",
+    "transaction_id",
+    "currency",
+    "channel",
+    "customer_id",
+    "customer_country",
+    "tpp_client_id",
+    "consent_id",
+    "outcome",
+    "error_code",
+    "user_id",
+    "source_ip",
+    "trace_id",
+)
+_KNOWN = frozenset(
+    [
+        *_STRINGS,
+        "ts",
+        "msg",
+        "amount",
+        "consent_scope",
+        "mfa",
+        "risk_score",
+        "approval",
+        "http_status",
+        "latency_ms",
+    ]
+)
+
+
+def normalise(raw: str) -> dict[str, Any]:
+    """Normalise one payment-application log line (a JSON object) to an ECS document.
+
+    Args:
+        raw: the line exactly as the application wrote it.
+
+    Returns:
+        The ECS document; ``event.original`` is ``raw`` unchanged.
+
+    Raises:
+        NormalisationError: the line breaks the documented schema; ``field`` names the culprit.
+    """
+    line = parse_json_object(raw)
+    timestamp = parse_time(line.get("ts"), "ts")
+    msg = line.get("msg")
+    if not isinstance(msg, str) or not msg:
+        raise NormalisationError("missing or not a string", field="msg")
+    s = {name: _text(line, name) for name in _STRINGS}
+    source_ip = ip_or_none(s["source_ip"])
+    if s["source_ip"] and source_ip is None:
+        raise NormalisationError(f"not an IP address: {s['source_ip'][:60]!r}", field="source_ip")
+    latency = _number(line, "latency_ms")
+    if latency is not None and not 0 <= latency < 1e12:
+        raise NormalisationError(f"out of range: {latency}", field="latency_ms")
+    status = line.get("http_status")
+    if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
+        raise NormalisationError(f"expected an integer, got {type(status).__name__}", field="http_status")
+    doc: dict[str, Any] = {
+        "@timestamp": iso(timestamp),
+        "event": {
+            "kind": "event",
+            "module": _SPEC.module,
+            "dataset": _SPEC.dataset,
+            "category": ["web"],
+            "type": _TYPES.get(msg, ["info"]),
+            "action": msg,
+            "outcome": _OUTCOMES.get(s["outcome"] or "", "unknown"),
+            "duration": int(latency * 1_000_000) if latency is not None else None,
+            "original": raw,
+        },
+        "log": {"level": s["level"].lower() if s["level"] else None},
+        "service": {"name": s["service"]},
+        "transaction": {"id": s["transaction_id"]},
+        "trace": {"id": s["trace_id"]},
+        "user": {"id": s["user_id"], "name": s["user_id"]},
+        "source": {"ip": source_ip, "geo": {"country_iso_code": s["customer_country"]}},
+        "http": {"response": {"status_code": status}},
+        "error": {"code": s["error_code"]},
+        "related": {
+            "ip": [source_ip] if source_ip else None,
+            "user": [s["user_id"]] if s["user_id"] else None,
+        },
+        "payment": _payment(line, s, latency),
+    }
+    return drop_none(doc)
+
+
+def _payment(line: dict[str, Any], s: dict[str, str | None], latency: float | None) -> dict[str, Any]:
+    risk = _number(line, "risk_score")
+    if risk is not None and not 0 <= risk <= 1:
+        raise NormalisationError(f"must be between 0 and 1, got {risk}", field="risk_score")
+    mfa = line.get("mfa")
+    if mfa is not None and not isinstance(mfa, bool):
+        raise NormalisationError(f"expected a boolean, got {type(mfa).__name__}", field="mfa")
+    payment: dict[str, Any] = {
+        "transaction_id": s["transaction_id"],
+        "amount": _number(line, "amount"),
+        "currency": s["currency"],
+        "channel": s["channel"],
+        "customer_id": s["customer_id"],
+        "customer_country": s["customer_country"],
+        "tpp_client_id": s["tpp_client_id"],
+        "consent_id": s["consent_id"],
+        "consent_scope": _strings(line.get("consent_scope"), "consent_scope"),
+        "outcome": s["outcome"],
+        "error_code": s["error_code"],
+        "mfa": mfa,
+        "risk_score": risk,
+        "approval": _approval(line.get("approval")),
+        "latency_ms": latency,
+    }
+    for key, value in line.items():
+        if key not in _KNOWN and key not in payment and value is not None:
+            payment[key] = value
+    return payment
+
+
+def _approval(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise NormalisationError(f"expected an object, got {type(value).__name__}", field="approval")
+    required = value.get("required")
+    if required is not None and not isinstance(required, bool):
+        raise NormalisationError(
+            f"expected a boolean, got {type(required).__name__}", field="approval.required"
+        )
+    approvers = _strings(value.get("approvers"), "approval.approvers") or []
+    return {"required": required, "approvers": approvers, "count": len(approvers)}
+
+
+def _text(line: dict[str, Any], name: str) -> str | None:
+    value = line.get(name)
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return value
+    raise NormalisationError(f"expected a string, got {type(value).__name__}", field=name)
+
+
+def _number(line: dict[str, Any], name: str) -> float | None:
+    value = line.get(name)
+    if value is None:
+        return None
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return value
+    raise NormalisationError(f"expected a finite number, got {str(value)[:40]!r}", field=name)
+
+
+def _strings(value: Any, field: str) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return value
+    raise NormalisationError("expected a list of strings", field=field)
