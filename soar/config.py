@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -33,7 +34,9 @@ class SearchFlavour(StrEnum):
 class SearchSettings(BaseModel):
     """How to reach Elasticsearch or OpenSearch; empty ``urls`` means the embedded osmem server."""
 
-    urls: list[str] = Field(default_factory=list)
+    model_config = ConfigDict(extra="forbid")
+
+    urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
     flavour: SearchFlavour = SearchFlavour.AUTO
     api_key: SecretStr | None = None
     username: str | None = None
@@ -61,6 +64,8 @@ class SearchSettings(BaseModel):
 class TemporalSettings(BaseModel):
     """How to reach Temporal; empty ``address`` means the embedded dev server."""
 
+    model_config = ConfigDict(extra="forbid")
+
     address: str | None = None
     namespace: str = "default"
     task_queue: str = "soar"
@@ -79,6 +84,8 @@ class TemporalSettings(BaseModel):
 
 class EmbeddedSettings(BaseModel):
     """Ports and binaries of the embedded engines started on a laptop or in CI."""
+
+    model_config = ConfigDict(extra="forbid")
 
     host: str = "127.0.0.1"
     search_port: int = 9201
