@@ -124,7 +124,8 @@ def _namespace(ev: dict[str, Any]) -> dict[str, Any]:
     out = _snake_tree(ev)
     client = out.get("client")
     if isinstance(client, dict) and "ip_address" in client:
-        client["ip"] = client.pop("ip_address")  # Elastic's okta.client.ip
+        # Elastic's okta.client.ip, an ip field: anything else stays in event.original only.
+        client["ip"] = ip_or_none(client.pop("ip_address"))
     debug = out.get("debug_context")
     if isinstance(debug, dict) and not isinstance(debug.get("debug_data", {}), dict):
         del debug[
