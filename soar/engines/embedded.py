@@ -35,18 +35,20 @@ class EngineState(BaseModel):
     started_at: float
 
 
+# Processes this interpreter started, so they are reaped on stop and not reported as leaked while they run.
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
+
 def _pid_alive(pid: int) -> bool:
+    child = _CHILDREN.get(pid)
+    if child is not None:
+        return child.poll() is None  # our own child: poll also reaps it once it has exited
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    # A zombie child of ours still answers kill(0); reap it if it is ours.
-    with contextlib.suppress(ChildProcessError, OSError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
     return True
 
 
@@ -153,6 +155,7 @@ class EmbeddedEngine(ABC):
                 start_new_session=True,
                 cwd=self.dir,
             )
+        _CHILDREN[process.pid] = process
         state = EngineState(
             name=self.name, pid=process.pid, address=self.address, ui=self.ui, started_at=time.time()
         )
@@ -194,6 +197,9 @@ class EmbeddedEngine(ABC):
         if _pid_alive(state.pid):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(state.pid, signal.SIGKILL)
+        child = _CHILDREN.pop(state.pid, None)
+        if child is not None:
+            child.wait()
         self.state_file.unlink(missing_ok=True)
         return True
 

@@ -40,7 +40,9 @@ def _handler(cluster: FakeCluster) -> type[BaseHTTPRequestHandler]:
                 version = {"number": "3.1.0", "distribution": cluster.distribution}
             body = json.dumps({"name": "node-1", "cluster_name": "bank", "version": version}).encode()
             if cluster.status != 200:
-                body = json.dumps({"error": {"type": "security_exception", "reason": "unable to authenticate"}}).encode()
+                body = json.dumps(
+                    {"error": {"type": "security_exception", "reason": "unable to authenticate"}}
+                ).encode()
             self.send_response(cluster.status)
             self.send_header("Content-Type", "application/json")
             if cluster.distribution is None:
@@ -106,7 +108,9 @@ def mtls_url(pki: Pki, cluster: FakeCluster) -> Iterator[str]:
     yield from _serve(pki, cluster, require_client_cert=True)
 
 
-async def test_tls_with_ca_bundle_and_api_key_speaks_elasticsearch(pki: Pki, cluster: FakeCluster, tls_url: str) -> None:
+async def test_tls_with_ca_bundle_and_api_key_speaks_elasticsearch(
+    pki: Pki, cluster: FakeCluster, tls_url: str
+) -> None:
     settings = SearchSettings(urls=[tls_url], ca_certs=pki.ca_file, api_key=SECRET)
     async with await connect_search(settings) as client:
         assert client.flavour is SearchFlavour.ELASTICSEARCH
@@ -149,7 +153,9 @@ async def test_mtls_requires_the_client_certificate(pki: Pki, cluster: FakeClust
     assert ("email", "soar-detection@bank.example") in peer["subjectAltName"]
 
 
-async def test_refused_credentials_never_echo_the_secret(pki: Pki, cluster: FakeCluster, tls_url: str) -> None:
+async def test_refused_credentials_never_echo_the_secret(
+    pki: Pki, cluster: FakeCluster, tls_url: str
+) -> None:
     cluster.status = 401
     with pytest.raises(SearchError) as caught:
         await connect_search(SearchSettings(urls=[tls_url], ca_certs=pki.ca_file, api_key=SECRET))

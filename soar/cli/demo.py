@@ -1,0 +1,42 @@
+"""``soar demo``: the whole chain on embedded engines, each stage's duration printed."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from soar.cli.common import State, command, err_console, out_console, print_json_line
+from soar.cli.ingest import print_report, progress_bar
+from soar.demo import run_demo
+from soar.telemetry.ingest import ProgressFn
+
+
+@command
+async def demo(
+    scenario: Annotated[str, typer.Option(help="The scenario to generate and ingest.")] = "default",
+    seed: Annotated[int, typer.Option(help="Scenario seed.")] = 1337,
+    json_out: Annotated[
+        bool, typer.Option("--json", help="End with one JSON line summarising the run.")
+    ] = False,
+) -> None:
+    """Start the engines, ingest the default scenario, run what exists of the chain, print each stage."""
+    settings = State.settings()
+
+    def on_stage(name: str, seconds: float) -> None:
+        err_console.print(f"[green]✓[/] {name:<22} {seconds:7.2f} s", highlight=False)
+
+    with progress_bar() as bar:
+
+        def progress(total: int) -> ProgressFn:
+            task = bar.add_task("ingesting scenario", total=total)
+            return lambda n: bar.advance(task, n)
+
+        result = await run_demo(settings, scenario=scenario, seed=seed, progress=progress, on_stage=on_stage)
+    print_report(result.ingest)
+    out_console.print(
+        f"{result.events} events generated, {result.ingest.total_indexed} indexed, "
+        f"{result.stories} attack stories (ground truth: {result.truth_file})"
+    )
+    if json_out:
+        print_json_line(result.as_dict())
