@@ -52,7 +52,7 @@ def command(fn: Callable[P, Coroutine[Any, Any, T]] | Callable[P, T]) -> Callabl
             result = fn(*args, **kwargs)
             if asyncio.iscoroutine(result):
                 return cast(T, asyncio.run(result))
-            return cast(T, result)
+            return result
         except SoarError as exc:
             raise fail(str(exc)) from None
         except KeyboardInterrupt:

@@ -101,4 +101,5 @@ def test_cli_up_status_down(engine_settings: Settings, monkeypatch: pytest.Monke
         down = runner.invoke(app, ["engines", "down"])
     assert down.exit_code == 0
     status = json.loads(runner.invoke(app, ["engines", "status", "--json"]).stdout.strip().splitlines()[-1])
-    assert status["search"]["running"] is False and status["temporal"]["running"] is False
+    assert status["search"]["running"] is False
+    assert status["temporal"]["running"] is False

@@ -6,7 +6,8 @@ from soar.errors import InputError, NormalisationError, RuleError, SoarError
 def test_input_error_names_file_line_and_field_on_one_line() -> None:
     err = NormalisationError("bad\ntimestamp", file="okta.jsonl", line=7, field="published")
     assert str(err) == "okta.jsonl:7: published: bad timestamp"
-    assert isinstance(err, InputError) and isinstance(err, SoarError)
+    assert isinstance(err, InputError)
+    assert isinstance(err, SoarError)
 
 
 def test_rule_error_carries_rule_id() -> None:
