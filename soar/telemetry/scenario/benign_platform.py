@@ -1,0 +1,136 @@
+"""Benign workforce and platform traffic: employee Okta sign-ins and routine Kubernetes API requests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from soar.telemetry.scenario.flows import OFFICE_CURVE, diurnal, later
+from soar.telemetry.scenario.ids import hex_id, okta_id
+from soar.telemetry.scenario.kubernetes import KUBECTL, ApiCall, K8sUser, emit_audit
+from soar.telemetry.scenario.okta import OktaEvent, emit_okta, named_target, user_target
+from soar.telemetry.scenario.recorder import Context
+from soar.telemetry.scenario.world import Employee
+
+APPS = (("0oa1jira000000000001", "Jira"), ("0oa1k8s0000000000002", "Kubernetes"), ("0oa1graf000000000003", "Grafana"))
+NAMESPACES = ("edge", "payments", "core", "accounts", "psd2", "identity", "branch", "marketing", "monitoring")
+API_SERVER_IP = "10.0.0.1"
+
+
+def okta_session(ctx: Context, emp: Employee, at: datetime | None = None) -> None:
+    """An employee signs in (password, then MFA) and opens a few apps; sometimes mistypes first."""
+    rng = ctx.rng
+    at = at or diurnal(ctx, OFFICE_CURVE)
+    session = f"102{hex_id(rng, 20)}"
+    if rng.random() < 0.05:
+        fail = OktaEvent(
+            "user.session.start", "User login to Okta", emp, emp.ip, result="FAILURE",
+            reason="INVALID_CREDENTIALS", legacy="core.user_auth.login_failed",
+        )  # fmt: skip
+        emit_okta(ctx, at, fail)
+        at = later(at, ctx, 5, 30)
+    emit_okta(ctx, at, OktaEvent("policy.evaluate_sign_on", "Evaluation of sign-on policy", emp, emp.ip, result="ALLOW"))
+    start = OktaEvent(
+        "user.session.start", "User login to Okta", emp, emp.ip, session=session, legacy="core.user_auth.login_success"
+    )
+    emit_okta(ctx, later(at, ctx, 0.2, 1), start)
+    mfa = OktaEvent(
+        "user.authentication.auth_via_mfa", "Authentication of user via MFA", emp, emp.ip, session=session,
+        step=1, legacy="core.user.factor.attempt_success",
+    )  # fmt: skip
+    emit_okta(ctx, later(at, ctx, 4, 15), mfa)
+    at = later(at, ctx, 15, 60)
+    for app_id, app in rng.sample(APPS, rng.randint(1, 3)):
+        sso = OktaEvent(
+            "user.authentication.sso", f"User single sign on to app {app}", emp, emp.ip, session=session,
+            targets=(named_target("AppInstance", app_id, app),), legacy="app.auth.sso",
+        )  # fmt: skip
+        emit_okta(ctx, at, sso)
+        at = later(at, ctx, 60, 1800)
+    if rng.random() < 0.3:
+        grant = OktaEvent(
+            "app.oauth2.token.grant.refresh_token", "OAuth2 refresh token is granted", emp, emp.ip, session=session,
+            targets=(named_target("AppInstance", APPS[1][0], APPS[1][1]),),
+        )  # fmt: skip
+        emit_okta(ctx, later(at, ctx, 600, 3000), grant)
+
+
+def okta_admin_routine(ctx: Context) -> None:
+    """An Okta admin adds an employee to an ordinary group: benign admin noise."""
+    admins = [e for e in ctx.world.employees if e.admin]
+    admin, member = ctx.rng.choice(admins), ctx.rng.choice(ctx.world.employees)
+    ev = OktaEvent(
+        "group.user_membership.add", "Add user to group membership", admin, admin.ip,
+        targets=(user_target(member), named_target("UserGroup", okta_id(ctx.rng, "00g"), "Jira-Users")),
+        legacy="core.user_group_member.user_add",
+    )  # fmt: skip
+    emit_okta(ctx, diurnal(ctx, OFFICE_CURVE), ev)
+
+
+def k8s_user(ctx: Context, emp: Employee) -> K8sUser:
+    """The Kubernetes identity of an engineer signing in through Okta OIDC."""
+    return K8sUser(
+        f"oidc:{emp.login}", ("oidc:platform-engineers", "system:authenticated"), emp.okta_id, emp.ip, KUBECTL
+    )
+
+
+def service_account(namespace: str, name: str, ip: str, agent: str) -> K8sUser:
+    """A service account's Kubernetes identity."""
+    return K8sUser(
+        f"system:serviceaccount:{namespace}:{name}",
+        ("system:serviceaccounts", f"system:serviceaccounts:{namespace}", "system:authenticated"),
+        f"sa-{namespace}-{name}",
+        ip,
+        agent,
+    )
+
+
+def _controllers(ctx: Context) -> list[tuple[K8sUser, ApiCall]]:
+    rng, w = ctx.rng, ctx.world
+    ns = rng.choice(NAMESPACES[:7])
+    wl = rng.choice([x for x in w.workloads.values() if x.namespace == ns] or list(w.workloads.values()))
+    node = rng.choice(w.nodes)
+    kubelet = K8sUser(f"system:node:{node}", ("system:nodes", "system:authenticated"), node, "10.0.1.10", "kubelet/v1.31.2")
+    rs = service_account("kube-system", "replicaset-controller", API_SERVER_IP, "kube-controller-manager/v1.31.2")
+    argo = service_account("argocd", "argocd-application-controller", "10.24.3.17", "argocd-application-controller/v2.13.1")
+    prom = service_account("monitoring", "prometheus", "10.24.7.41", "Prometheus/2.55.1")
+    sched = K8sUser("system:kube-scheduler", ("system:authenticated",), "kube-scheduler", API_SERVER_IP, "kube-scheduler/v1.31.2")
+    return [
+        (kubelet, ApiCall("get", "configmaps", ns, "kube-root-ca.crt")),
+        (kubelet, ApiCall("get", "secrets", ns, f"{wl.service_account}-tls")),
+        (kubelet, ApiCall("patch", "pods", ns, rng.choice(wl.pods), "status")),
+        (rs, ApiCall("list", "pods", ns, query=f"labelSelector=app%3D{wl.name}")),
+        (rs, ApiCall("update", "replicasets", ns, wl.pods[0].rsplit("-", 1)[0], "status")),
+        (argo, ApiCall("get", "deployments", ns, wl.name)),
+        (argo, ApiCall("watch", "deployments", None, query="watch=true")),
+        (prom, ApiCall("list", "endpoints", None)),
+        (prom, ApiCall("list", "pods", ns)),
+        (sched, ApiCall("update", "leases", "kube-system", "kube-scheduler")),
+    ]
+
+
+def k8s_background(ctx: Context) -> None:
+    """One routine API request from a controller, kubelet, CI or an engineer, anywhere in the day."""
+    rng = ctx.rng
+    at = ctx.start + (ctx.end - ctx.start) * rng.random()
+    if rng.random() < 0.04:
+        emp = rng.choice(ctx.world.employees)
+        wl = rng.choice(list(ctx.world.workloads.values()))
+        call = rng.choice(
+            (ApiCall("get", "pods", wl.namespace, wl.pods[0]), ApiCall("get", "pods", wl.namespace, wl.pods[0], "log"))
+        )
+        emit_audit(ctx, at, k8s_user(ctx, emp), call)
+        return
+    if rng.random() < 0.01:
+        _deploy(ctx, at)
+        return
+    user, call = rng.choice(_controllers(ctx))
+    emit_audit(ctx, at, user, call)
+
+
+def _deploy(ctx: Context, at: datetime) -> None:
+    """Argo CD rolls out a new image of a workload."""
+    wl = ctx.rng.choice(list(ctx.world.workloads.values()))
+    argo = service_account("argocd", "argocd-application-controller", "10.24.3.17", "argocd-application-controller/v2.13.1")
+    image = f"registry.bank.example/{wl.name}:1.{ctx.rng.randint(0, 40)}.{ctx.rng.randint(0, 9)}"
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": wl.name, "image": image}]}}}}
+    emit_audit(ctx, at, argo, ApiCall("patch", "deployments", wl.namespace, wl.name, request_object=patch))
