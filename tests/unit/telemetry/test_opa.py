@@ -1,0 +1,240 @@
+"""OPA decision logs: plain, Envoy ext_authz and payment-policy inputs, fixtures, robustness."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from soar.errors import NormalisationError
+from soar.telemetry.ecs import EcsDocument
+from soar.telemetry.normalise import DeadLetter, Normalised, normalise_lines, normalise_record
+from soar.telemetry.normalisers.opa import normalise
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "telemetry" / "opa"
+
+PAYMENT: dict[str, Any] = {
+    "decision_id": "d-1",
+    "path": "bank/payments/authz/allow",
+    "input": {
+        "subject": {"user": "t.kowalski", "roles": ["payments-operator"], "mfa": False},
+        "action": "payment.approve",
+        "resource": {"type": "payment", "amount": 250000, "currency": "EUR", "customer_id": "CUST-1"},
+        "context": {"risk_score": 0.91, "dual_approval": True, "approvers": ["a.schmidt"], "channel": "web"},
+    },
+    "result": {"allow": False, "reasons": ["mfa required"]},
+    "bundles": {"payments-policies": {"revision": "git-5f3e2a1"}},
+    "labels": {"id": "opa-7c9d", "version": "0.68.0"},
+    "timestamp": "2026-03-02T09:15:03.001234567Z",
+    "metrics": {"timer_rego_query_eval_ns": 41234},
+    "requested_by": "10.20.4.21:51530",
+    "req_id": 413,
+}
+
+EXT_AUTHZ: dict[str, Any] = {
+    "decision_id": "d-2",
+    "path": "envoy/authz/allow",
+    "input": {
+        "attributes": {
+            "source": {
+                "address": {"socketAddress": {"address": "10.20.7.41", "portValue": 53320}},
+                "principal": "spiffe://bank.example/ns/marketing/sa/campaign-runner",
+            },
+            "destination": {"address": {"socketAddress": {"address": "10.20.5.9", "portValue": 8080}}},
+            "request": {
+                "http": {
+                    "method": "GET",
+                    "path": "/api/v2/ledger/entries?limit=5000",
+                    "host": "ledger.ledger.svc.cluster.local:8080",
+                    "headers": {"user-agent": "python-requests/2.31.0", "x-request-id": "b2c5"},
+                }
+            },
+        },
+        "parsed_path": ["api", "v2", "ledger", "entries"],
+    },
+    "result": {"allowed": False, "http_status": 403},
+    "timestamp": "2026-03-02T09:15:03.020Z",
+}
+
+
+def test_payment_policy_denial_lifts_typed_facts() -> None:
+    doc = normalise_record("opa", json.dumps(PAYMENT))
+    assert doc["@timestamp"] == "2026-03-02T09:15:03.001Z"
+    assert doc["event"]["id"] == "d-1"
+    assert doc["event"]["module"] == "opa"
+    assert doc["event"]["dataset"] == "opa.decision"
+    assert doc["event"]["category"] == ["iam"]
+    assert doc["event"]["type"] == ["denied"]
+    assert doc["event"]["outcome"] == "failure"
+    opa = doc["opa"]
+    assert opa["allowed"] is False
+    assert opa["subject"] == "t.kowalski"
+    assert opa["action"] == "payment.approve"
+    assert opa["amount"] == 250000
+    assert opa["risk_score"] == pytest.approx(0.91)
+    assert opa["mfa"] is False
+    assert opa["dual_approval"] is True
+    assert opa["approvers"] == ["a.schmidt"]
+    assert opa["bundle_revisions"] == ["git-5f3e2a1"]
+    assert opa["input"]["resource"]["amount"] == "250000"
+    assert opa["input"]["subject"]["mfa"] == "false"
+    assert opa["result"] == {"allow": "false", "reasons": ["mfa required"]}
+    assert doc["user"] == {"name": "t.kowalski", "roles": ["payments-operator"]}
+    assert doc["observer"]["version"] == "0.68.0"
+
+
+def test_payment_policy_allow_with_boolean_result() -> None:
+    event = {**PAYMENT, "result": True}
+    doc = normalise(json.dumps(event))
+    assert doc["event"]["type"] == ["allowed"]
+    assert doc["event"]["outcome"] == "success"
+    assert doc["opa"]["result"] == {"value": "true"}
+
+
+def test_ext_authz_denial() -> None:
+    doc = normalise(json.dumps(EXT_AUTHZ))
+    assert doc["event"]["outcome"] == "failure"
+    assert doc["opa"]["subject"] == "spiffe://bank.example/ns/marketing/sa/campaign-runner"
+    assert doc["user"]["name"] == "spiffe://bank.example/ns/marketing/sa/campaign-runner"
+    assert doc["source"] == {"ip": "10.20.7.41", "address": "10.20.7.41", "port": 53320}
+    assert doc["destination"]["ip"] == "10.20.5.9"
+    assert doc["http"]["request"] == {"method": "GET", "id": "b2c5"}
+    assert doc["url"]["path"] == "/api/v2/ledger/entries"
+    assert doc["url"]["query"] == "limit=5000"
+    assert doc["url"]["domain"] == "ledger.ledger.svc.cluster.local"
+    assert doc["user_agent"]["original"] == "python-requests/2.31.0"
+    assert doc["opa"]["input"]["parsed_path"] == ["api", "v2", "ledger", "entries"]
+
+
+def test_ext_authz_allow_and_invalid_ip_dropped() -> None:
+    event = json.loads(json.dumps(EXT_AUTHZ))
+    event["result"] = True
+    event["input"]["attributes"]["destination"]["address"]["socketAddress"]["address"] = "172.17.06"
+    doc = normalise(json.dumps(event))
+    assert doc["event"]["outcome"] == "success"
+    assert "ip" not in doc["destination"]
+    assert doc["destination"]["address"] == "172.17.06"
+
+
+def test_plain_input_and_string_result() -> None:
+    raw = json.dumps(
+        {
+            "decision_id": "d-3",
+            "path": "bank/accounts/read",
+            "input": {"user": "svc-statements", "method": "GET", "path": ["accounts", "DE89", "statements"]},
+            "result": "false",
+            "timestamp": "2026-03-02T09:15:04Z",
+        }
+    )
+    doc = normalise(raw)
+    assert doc["event"]["original"] == raw
+    assert doc["opa"]["allowed"] is False
+    assert doc["url"]["path"] == "/accounts/DE89/statements"
+    assert doc["http"]["request"]["method"] == "GET"
+    assert doc["opa"]["subject"] == "svc-statements"
+
+
+def test_result_without_decision_is_unknown() -> None:
+    doc = normalise(json.dumps({**PAYMENT, "result": {"score": 3}}))
+    assert doc["event"]["outcome"] == "unknown"
+    assert doc["event"]["type"] == ["info"]
+    assert "allowed" not in doc["opa"]
+
+
+def test_unknown_fields_kept_under_opa() -> None:
+    doc = normalise(json.dumps({**PAYMENT, "msg": "Decision Log", "custom": {"tenant": 7}}))
+    assert doc["opa"]["msg"] == "Decision Log"
+    assert doc["opa"]["custom"] == {"tenant": "7"}
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("timestamp",), "yesterday", "timestamp"),
+        (("decision_id",), None, "decision_id"),
+        (("input", "subject", "mfa"), "yes", "input.subject.mfa"),
+        (("input", "context", "risk_score"), "high", "input.context.risk_score"),
+        (("input", "resource", "amount"), [1], "input.resource.amount"),
+        (("bundles",), "authz", "bundles"),
+    ],
+)
+def test_bad_records_name_the_field(path: tuple[str, ...], value: Any, field: str) -> None:
+    event = json.loads(json.dumps(PAYMENT))
+    target = event
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(NormalisationError) as info:
+        normalise(json.dumps(event))
+    assert info.value.field == field
+
+
+def _run(name: str) -> list[Normalised | DeadLetter]:
+    path = FIXTURES / name
+    return list(normalise_lines("opa", path.read_text("utf-8").splitlines(), file=str(path)))
+
+
+def test_fixture_files() -> None:
+    good = _run("decisions.jsonl")
+    assert [(type(r), r.line) for r in good] == [(Normalised, n) for n in range(1, 6)]
+    outcomes = [r.document["event"]["outcome"] for r in good if isinstance(r, Normalised)]
+    assert outcomes == ["success", "failure", "failure", "success", "failure"]
+    bad = _run("bad.jsonl")
+    assert all(isinstance(r, DeadLetter) and r.error for r in bad)
+    assert [r.line for r in bad] == [1, 2, 3, 4, 6, 7]
+
+
+_JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+_FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _only_normalisation_errors(raw: str) -> None:
+    # The module itself, not normalise_record: that one turns any stray exception into a NormalisationError.
+    with contextlib.suppress(NormalisationError):
+        EcsDocument.model_validate(normalise(raw))
+
+
+@_FUZZ
+@given(st.text(max_size=300))
+def test_random_text_only_raises_normalisation_error(raw: str) -> None:
+    _only_normalisation_errors(raw)
+
+
+@_FUZZ
+@given(st.dictionaries(st.text(max_size=12), _JSON_VALUES, max_size=6))
+def test_random_json_objects_only_raise_normalisation_error(obj: dict[str, Any]) -> None:
+    _only_normalisation_errors(json.dumps(obj))
+    _only_normalisation_errors(json.dumps({**PAYMENT, "input": obj, "result": obj}))
+
+
+@_FUZZ
+@given(
+    st.sampled_from([PAYMENT, EXT_AUTHZ]),
+    st.sampled_from(["subject", "action", "resource", "context", "attributes", "user", "method", "path"]),
+    _JSON_VALUES,
+)
+def test_mutated_inputs_only_raise_normalisation_error(base: dict[str, Any], key: str, value: Any) -> None:
+    _only_normalisation_errors(json.dumps({**base, "input": {**base["input"], key: value}}))
+
+
+@_FUZZ
+@given(st.sampled_from(sorted(PAYMENT)), _JSON_VALUES)
+def test_mutated_top_level_only_raises_normalisation_error(key: str, value: Any) -> None:
+    _only_normalisation_errors(json.dumps({**PAYMENT, key: value}))
+
+
+@_FUZZ
+@given(st.lists(st.text(max_size=60).filter(lambda s: "\n" not in s and "\r" not in s), max_size=8))
+def test_every_bad_line_is_a_dead_letter_with_its_line(lines: list[str]) -> None:
+    results = list(normalise_lines("opa", lines))
+    assert [r.line for r in results] == [n for n, line in enumerate(lines, start=1) if line.strip()]
+    assert all(r.error for r in results if isinstance(r, DeadLetter))
