@@ -129,6 +129,7 @@ def _payload(text: str) -> dict[str, Any]:
     if brace >= 0 and text.rstrip().endswith("}"):  # JSON after a listener prefix (JSON_EVENT::)
         return parse_json_object(text[brace:])
     pairs = {m[1]: (m[2] if m[2] is not None else m[3].strip()) for m in _KEY_VALUE.finditer(text)}
+    pairs = {k: v for k, v in pairs.items() if v != "null"}  # jboss-logging prints absent members as null
     if "type" not in pairs and "operationType" not in pairs:
         raise NormalisationError("log message is not a Keycloak event", field="message")
     return pairs
