@@ -1,0 +1,82 @@
+"""Line numbers of keys in a rule file, found by composing its YAML (only on the error path)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import yaml
+
+_KEY_BY_ERROR = (  # pySigma error class name fragment -> the top-level key it is about
+    ("Title", "title"),
+    ("Identifier", "id"),
+    ("Level", "level"),
+    ("Status", "status"),
+    ("Date", "date"),
+    ("Modified", "modified"),
+    ("Logsource", "logsource"),
+    ("Tag", "tags"),
+    ("Description", "description"),
+    ("Author", "author"),
+    ("Reference", "references"),
+    ("Correlation", "correlation"),
+    ("Detection", "detection"),
+    ("Condition", "detection"),
+    ("Modifier", "detection"),
+    ("Value", "detection"),
+    ("Regular", "detection"),
+)
+
+
+def _documents(data: bytes) -> list[yaml.Node]:
+    try:
+        return [doc for doc in yaml.compose_all(data, Loader=yaml.CSafeLoader) if doc is not None]
+    except yaml.YAMLError:
+        return []
+
+
+def _pairs(node: yaml.Node) -> Iterator[tuple[yaml.Node, yaml.Node]]:
+    if isinstance(node, yaml.MappingNode):
+        yield from node.value
+
+
+def key_line(data: bytes, key: str, document: int = 0) -> int | None:
+    """The 1-based line of a top-level key of the n-th YAML document, if present."""
+    docs = _documents(data)
+    if document >= len(docs):
+        return None
+    for k, _ in _pairs(docs[document]):
+        if isinstance(k, yaml.ScalarNode) and k.value == key:
+            return int(k.start_mark.line) + 1
+    return None
+
+
+def field_line(data: bytes, field: str, document: int = 0) -> int | None:
+    """The line of the first detection key naming ``field`` (before any ``|modifier``)."""
+    docs = _documents(data)
+    if document >= len(docs):
+        return None
+    for k, v in _pairs(docs[document]):
+        if isinstance(k, yaml.ScalarNode) and k.value == "detection":
+            return _find_field(v, field)
+    return None
+
+
+def _find_field(node: yaml.Node, field: str) -> int | None:
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            if (line := _find_field(item, field)) is not None:
+                return line
+    for k, v in _pairs(node):
+        if isinstance(k, yaml.ScalarNode) and k.value.split("|", 1)[0] == field:
+            return int(k.start_mark.line) + 1
+        if (line := _find_field(v, field)) is not None:
+            return line
+    return None
+
+
+def error_line(data: bytes, error_class: str, document: int = 0) -> int | None:
+    """The line of the key a pySigma error class is most likely about (``SigmaTitleError`` -> title)."""
+    for fragment, key in _KEY_BY_ERROR:
+        if fragment in error_class:
+            return key_line(data, key, document)
+    return None
