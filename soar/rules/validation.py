@@ -71,7 +71,7 @@ def validate_rules(
     validator = SigmaValidator(_offline_validators()) if pysigma else None
     for loaded in rules:
         errors.extend(check_rule(loaded, field_types, require_metadata=require_metadata))
-        if validator is not None:
+        if validator is not None and isinstance(loaded.rule, SigmaRule):
             errors.extend(_issue_error(issue, loaded) for issue in validator.validate_rule(loaded.rule))
     if validator is not None:
         by_rule = {id(loaded.rule): loaded for loaded in rules}
@@ -89,7 +89,7 @@ def check_rule(
     if require_metadata:
         errors.extend(_metadata_errors(loaded))
     if isinstance(loaded.rule, SigmaRule):
-        errors.extend(_source_and_field_errors(loaded, field_types))
+        errors.extend(_source_and_field_errors(loaded, loaded.rule, field_types))
     return errors
 
 
@@ -126,8 +126,9 @@ def _metadata_errors(loaded: LoadedRule) -> Iterator[RuleError]:
             yield _error(loaded, f"required metadata {name!r} is missing", key=name)
 
 
-def _source_and_field_errors(loaded: LoadedRule, field_types: FieldTypes) -> Iterator[RuleError]:
-    rule = loaded.rule
+def _source_and_field_errors(
+    loaded: LoadedRule, rule: SigmaRule, field_types: FieldTypes
+) -> Iterator[RuleError]:
     source = resolve_source(rule.logsource)
     if source is None:
         reason = f"logsource {describe_logsource(rule.logsource)} maps to no soar source"
