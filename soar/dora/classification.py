@@ -55,7 +55,9 @@ class CriterionResult(BaseModel):
     def sentence(self) -> str:
         """One line a compliance officer can check against the article."""
         verdict = "met" if self.met else "not met"
-        parts = "; ".join(f"{c.ref} {c.text}: {'met' if c.met else 'not met'}" for c in self.checks)
+        parts = "; ".join(
+            f"{c.ref} {c.text}".strip() + (": met" if c.met else ": not met") for c in self.checks
+        )
         return f"{self.label} ({self.article}): {verdict}. {parts}."
 
 
