@@ -20,6 +20,9 @@ def osmem() -> Iterator[OsmemServer]:
         yield server
     finally:
         server.close()
+        # osmem's launcher closes stdin but leaves its stdout pipe open.
+        if server.process.stdout is not None:
+            server.process.stdout.close()
 
 
 @pytest.fixture
