@@ -1,0 +1,273 @@
+"""Kubernetes audit normaliser: exec, secrets, RBAC, denials, impersonation, GKE, fixtures, robustness."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from soar.errors import NormalisationError
+from soar.telemetry.ecs import EcsDocument
+from soar.telemetry.normalise import DeadLetter, Normalised, normalise_lines, normalise_record
+from soar.telemetry.normalisers.kubernetes import normalise
+from soar.telemetry.sources import Source
+from soar.telemetry.templates import field_types
+
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "telemetry" / "kubernetes"
+LINES = (FIXTURES / "audit.jsonl").read_text("utf-8").splitlines()
+EVENTS: list[dict[str, Any]] = [json.loads(line) for line in LINES]
+
+
+def _doc(index: int) -> dict[str, Any]:
+    return normalise_record("kubernetes", LINES[index])
+
+
+def test_exec_into_pod() -> None:
+    doc = _doc(0)
+    assert doc["@timestamp"] == "2025-03-04T09:15:02.131Z"
+    assert doc["event"]["dataset"] == "kubernetes.audit"
+    assert doc["event"]["module"] == "kubernetes"
+    assert doc["event"]["action"] == "create"
+    assert doc["event"]["outcome"] == "success"  # 101 Switching Protocols
+    assert doc["event"]["id"] == "4f0b6d39-9a2e-4b8c-8d5e-0a1f6c2b7e11"
+    assert doc["event"]["start"] == "2025-03-04T09:15:02.118Z"
+    assert doc["event"]["original"] == LINES[0]
+    audit = doc["kubernetes"]["audit"]
+    assert audit["objectRef"]["subresource"] == "exec"
+    assert audit["stage"] == "ResponseStarted"
+    assert audit["user"]["extra"] == {"authentication.kubernetes.io/credential-id": ["X509SHA256=2b1e"]}
+    assert doc["orchestrator"] == {
+        "type": "kubernetes",
+        "namespace": "payments",
+        "api_version": "v1",
+        "resource": {"type": "pods/exec", "name": "payments-api-7d9f8c6b5-x2kqp", "parent": {"type": "pods"}},
+    }
+    assert doc["user"]["name"] == "alice.martin@bank.example"
+    assert doc["user"]["group"]["name"] == ["bank:platform-ops", "system:authenticated"]
+    assert doc["source"]["ip"] == "10.20.30.40"
+    assert doc["url"]["original"].startswith("/api/v1/namespaces/payments/pods/")
+    assert doc["http"]["response"]["status_code"] == 101
+    assert doc["user_agent"]["original"].startswith("kubectl/v1.29.2")
+
+
+def test_secrets_list_by_service_account() -> None:
+    doc = _doc(1)
+    assert doc["event"]["action"] == "list"
+    assert doc["event"]["type"] == ["access", "allowed"]
+    assert doc["event"]["category"] == ["api"]
+    assert doc["orchestrator"]["resource"] == {"type": "secrets"}
+    assert doc["orchestrator"]["namespace"] == "kube-system"
+    assert doc["related"]["user"] == ["system:serviceaccount:monitoring:scraper"]
+
+
+def test_clusterrolebinding_create_keeps_request_object() -> None:
+    doc = _doc(2)
+    assert doc["event"]["category"] == ["iam", "api"]
+    assert doc["event"]["type"] == ["creation", "allowed"]
+    assert doc["http"]["response"]["status_code"] == 201
+    audit = doc["kubernetes"]["audit"]
+    assert audit["objectRef"]["apiGroup"] == "rbac.authorization.k8s.io"
+    assert audit["requestObject"]["roleRef"]["name"] == "cluster-admin"
+    assert audit["responseObject"]["metadata"]["resourceVersion"] == "8812734"
+    assert doc["event"]["reason"].startswith("RBAC: allowed by ClusterRoleBinding")
+
+
+def test_forbidden_anonymous_secret_read_is_a_failure() -> None:
+    doc = _doc(3)
+    assert doc["event"]["outcome"] == "failure"
+    assert doc["event"]["type"] == ["access", "denied"]
+    assert doc["event"]["reason"].startswith('secrets "db-credentials" is forbidden')
+    assert doc["kubernetes"]["audit"]["responseStatus"]["reason"] == "Forbidden"
+    assert doc["source"]["ip"] == "203.0.113.77"
+
+
+def test_impersonation_and_several_source_ips() -> None:
+    doc = _doc(4)
+    assert doc["event"]["type"] == ["change", "allowed"]
+    assert doc["user"]["name"] == "system:serviceaccount:ci:deployer"
+    assert doc["user"]["effective"] == {"name": "bob.keller@bank.example"}
+    assert doc["related"]["user"] == ["system:serviceaccount:ci:deployer", "bob.keller@bank.example"]
+    assert doc["related"]["ip"] == ["10.0.12.5", "192.0.2.10"]
+    assert doc["source"]["ip"] == "10.0.12.5"
+
+
+def test_unknown_fields_are_kept() -> None:
+    doc = _doc(5)
+    assert doc["event"]["type"] == ["deletion", "allowed"]
+    assert doc["kubernetes"]["audit"]["clusterRegion"] == "eu-central-1"
+    assert doc["kubernetes"]["audit"]["customAuditMarker"] == {
+        "policyRule": "bank-default",
+        "tenant": "retail",
+    }
+
+
+def test_ipv6_source_and_service_account_creation() -> None:
+    doc = _doc(6)
+    assert doc["source"]["ip"] == "2001:db8::42"
+    assert doc["event"]["category"] == ["iam", "api"]
+
+
+def test_gke_cloud_logging_entry_becomes_an_audit_event() -> None:
+    doc = _doc(7)
+    assert doc["@timestamp"] == "2025-03-04T12:00:00.987Z"
+    audit = doc["kubernetes"]["audit"]
+    assert audit["verb"] == "create"
+    assert audit["objectRef"] == {
+        "apiVersion": "v1",
+        "resource": "pods",
+        "subresource": "exec",
+        "namespace": "cards",
+        "name": "cards-worker-0",
+    }
+    assert doc["user"]["name"] == "carol.ops@bank.example"
+    assert doc["source"]["ip"] == "198.51.100.23"
+    assert doc["orchestrator"]["cluster"]["name"] == "cards-eu"
+    assert doc["cloud"] == {"provider": "gcp", "account": {"id": "bank-prod"}, "region": "europe-west3"}
+    assert doc["gcp"]["audit"]["methodName"] == "io.k8s.core.v1.pods.exec.create"
+
+
+def test_every_fixture_is_a_valid_ecs_document() -> None:
+    for line in LINES:
+        EcsDocument.model_validate(normalise(line))
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"kind":"Event","verb":"get"}', "stageTimestamp"),
+        ('{"kind":"Event","verb":"get","stageTimestamp":"2025-03-04 09:00"}', "stageTimestamp"),
+        ('{"kind":"Event","verb":"get","requestReceivedTimestamp":true}', "requestReceivedTimestamp"),
+        ('{"kind":"EventList","items":[]}', "kind"),
+        ('{"verb":7,"stageTimestamp":"2025-03-04T09:00:00Z"}', "verb"),
+        (
+            '{"kind":"Event","verb":"get","stageTimestamp":"2025-03-04T09:00:00Z","objectRef":"pods"}',
+            "objectRef",
+        ),
+        (
+            '{"kind":"Event","verb":"get","stageTimestamp":"2025-03-04T09:00:00Z","sourceIPs":"1.2.3.4"}',
+            "sourceIPs",
+        ),
+        ('{"protoPayload":{"serviceName":"k8s.io"}}', "protoPayload.methodName"),
+    ],
+)
+def test_bad_records_name_the_field(raw: str, field: str) -> None:
+    with pytest.raises(NormalisationError) as caught:
+        normalise_record("kubernetes", raw)
+    assert caught.value.field == field
+
+
+@pytest.mark.parametrize("raw", ["not json", "[]", '"Event"', "{"])
+def test_not_a_json_object(raw: str) -> None:
+    with pytest.raises(NormalisationError, match="not a JSON object"):
+        normalise_record("kubernetes", raw)
+
+
+def test_fixture_files_through_normalise_lines() -> None:
+    good = list(normalise_lines("kubernetes", LINES))
+    assert [type(r) for r in good] == [Normalised] * len(LINES)
+    with (FIXTURES / "bad.jsonl").open(encoding="utf-8") as handle:
+        results = list(normalise_lines("kubernetes", handle, file="bad.jsonl"))
+    assert [(type(r).__name__, r.line) for r in results] == [
+        ("DeadLetter", 1),
+        ("DeadLetter", 2),
+        ("DeadLetter", 3),
+        ("DeadLetter", 4),
+        ("Normalised", 6),
+        ("DeadLetter", 7),
+        ("DeadLetter", 8),
+    ]
+    letters = [r for r in results if isinstance(r, DeadLetter)]
+    assert letters[2].error.startswith("stageTimestamp:")
+    assert letters[-1].error.startswith("responseStatus.code:")
+
+
+def test_template_gives_sigma_fields_a_home() -> None:
+    types = field_types(Source.KUBERNETES)
+    assert types["kubernetes.audit.verb"] == "keyword"
+    assert types["kubernetes.audit.objectRef.resource"] == "keyword"
+    assert types["kubernetes.audit.responseStatus.code"] == "long"
+    assert types["kubernetes.audit.requestObject"] == "flattened"
+    assert types["kubernetes.audit.stageTimestamp"] == "date"
+    assert types["source.ip"] == "ip"
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+_FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+def _paths(value: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    if not isinstance(value, dict):
+        return []
+    out = []
+    for key, item in value.items():
+        out.append((*prefix, key))
+        out.extend(_paths(item, (*prefix, key)))
+    return out
+
+
+def _mutated(event: dict[str, Any], pick: int, replacement: Any, delete: bool) -> str:
+    changed = copy.deepcopy(event)
+    paths = _paths(changed)
+    path = paths[pick % len(paths)]
+    parent = changed
+    for key in path[:-1]:
+        parent = parent[key]
+    if delete:
+        del parent[path[-1]]
+    else:
+        parent[path[-1]] = replacement
+    return json.dumps(changed)
+
+
+def _only_normalisation_errors(raw: str) -> None:
+    # The module itself, not normalise_record: that one turns any stray exception into a NormalisationError.
+    try:
+        document = normalise(raw)
+    except NormalisationError as exc:
+        reason = exc.reason
+    else:
+        EcsDocument.model_validate(document)
+        return
+    assert reason
+
+
+@_FUZZ
+@given(st.text(max_size=200))
+def test_random_text(raw: str) -> None:
+    _only_normalisation_errors(raw)
+
+
+@_FUZZ
+@given(st.dictionaries(st.sampled_from(["kind", "verb", "stageTimestamp", "user", "x"]), _JSON, max_size=5))
+def test_random_objects(event: dict[str, Any]) -> None:
+    _only_normalisation_errors(json.dumps(event))
+
+
+@_FUZZ
+@given(st.sampled_from(EVENTS), st.integers(min_value=0), _JSON, st.booleans())
+def test_valid_events_with_a_field_broken(event: dict[str, Any], pick: int, value: Any, delete: bool) -> None:
+    _only_normalisation_errors(_mutated(event, pick, value, delete))
+
+
+@_FUZZ
+@given(st.lists(st.tuples(st.booleans(), st.text(alphabet="{}[]x: ", min_size=1, max_size=30)), max_size=8))
+def test_bad_lines_become_dead_letters_with_their_line_number(plan: list[tuple[bool, str]]) -> None:
+    lines = [LINES[0] if good else f"#{junk}" for good, junk in plan]
+    results = list(normalise_lines("kubernetes", lines))
+    assert len(results) == len(lines)
+    for number, (result, (good, _)) in enumerate(zip(results, plan, strict=True), start=1):
+        assert result.line == number
+        assert isinstance(result, Normalised) == good
+        if isinstance(result, DeadLetter):
+            assert result.error
