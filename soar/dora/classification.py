@@ -141,8 +141,7 @@ def clients_criterion(a: Assessment) -> CriterionResult:
         ),
         Check(
             ref="(f)",
-            text="a relevant client or financial counterpart (Art. 1(3)) affected: "
-            + ("yes" if a.relevant_clients_affected else "no"),
+            text="a relevant client or financial counterpart (Art. 1(3)) affected",
             met=a.relevant_clients_affected,
         ),
     )
@@ -207,14 +206,12 @@ def data_losses_criterion(a: Assessment) -> CriterionResult:
         Check(
             ref="(a)",
             text="impact on availability, authenticity, integrity or confidentiality with adverse impact on "
-            "business objectives or regulatory compliance: "
-            + ("yes" if a.data_loss_adverse_impact else "no"),
+            "business objectives or regulatory compliance",
             met=a.data_loss_adverse_impact,
         ),
         Check(
             ref="(b)",
-            text="successful, malicious and unauthorised access that may result in data losses: "
-            + ("yes" if shortcut(a) else "no"),
+            text="successful, malicious and unauthorised access that may result in data losses",
             met=shortcut(a),
         ),
     )
