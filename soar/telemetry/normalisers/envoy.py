@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from soar.errors import NormalisationError
-from soar.telemetry.normalisers._util import drop_none, iso, parse_json_object, parse_time
+from soar.telemetry.normalisers._util import iso, parse_json_object, parse_time
 from soar.telemetry.sources import SOURCES, Source
 
 _SPEC = SOURCES[Source.ENVOY]
@@ -96,6 +96,8 @@ downstream_tls_version downstream_peer_subject connection_security_policy rbac_p
 source_namespace destination_workload destination_namespace destination_service destination_service_name country"""
 _KNOWN = frozenset([*_ISTIO, *_EXTRA_KEYS.split()])
 _ABSENT = (None, "-", "")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
 def normalise(raw: str) -> dict[str, Any]:
@@ -154,6 +156,8 @@ def _from_text(text: str) -> tuple[dict[str, Any], str]:
 
 def _str(fields: dict[str, Any], name: str) -> str | None:
     value = fields.get(name)
+    if type(value) is str and value != "-" and value:
+        return value  # the hot path: a present string
     if value in _ABSENT:
         return None
     if isinstance(value, str):
@@ -186,11 +190,36 @@ def _address(value: str | None) -> tuple[str | None, int | None]:
         port = rest[1:] if rest.startswith(":") else None
     elif host.count(":") == 1:
         host, _, port = host.partition(":")
-    try:
-        ip = str(ipaddress.ip_address(host))
-    except ValueError:
+    ip = _ip(host)
+    if ip is None:
         return None, None
     return ip, int(port) if port and port.isascii() and port.isdigit() else None
+
+
+def _ip(host: str) -> str | None:
+    """The canonical IP, or None; IPv4 by regex because ``ipaddress`` dominates the hot path."""
+    if _IPV4.fullmatch(host):
+        return host
+    if ":" not in host:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def _prune(d: dict[str, Any]) -> dict[str, Any]:
+    """Drop None values and empty dicts (lists are left alone): a faster ``drop_none`` for the hot path."""
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        if value is None:
+            continue
+        if type(value) is dict:
+            value = _prune(value)
+            if not value:
+                continue
+        out[key] = value
+    return out
 
 
 def _document(fields: dict[str, Any], raw: str, fmt: str) -> dict[str, Any]:
@@ -220,7 +249,7 @@ def _document(fields: dict[str, Any], raw: str, fmt: str) -> dict[str, Any]:
     _add_http(doc, fields, method, code)
     _add_network(doc, fields, envoy)
     _add_tls(doc, fields)
-    return drop_none(doc)
+    return _prune(doc)
 
 
 def _outcome(code: int | None, denied: bool, flags: list[str] | None) -> str:
