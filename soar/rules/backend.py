@@ -28,7 +28,7 @@ from sigma.conversion.base import Backend
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
 from sigma.rule import SigmaRule
-from sigma.types import SigmaString, SpecialChars
+from sigma.types import Placeholder, SigmaString, SpecialChars
 
 from soar.rules import dsl
 from soar.rules.dsl import KEYWORD_TYPES, NUMERIC_TYPES, TEXT_TYPES, Query
@@ -139,7 +139,7 @@ class QueryDslBackend(Backend):
         value: SigmaString = cond.value
         field, ftype, types = self._field(cond, state)
         if value.contains_placeholder():
-            raise UnsupportedConstruct(f"placeholder in {value.original!r} has no value (|expand)", field)
+            raise UnsupportedConstruct(_placeholder_reason(value), field)
         try:
             if ftype in TEXT_TYPES and f"{field}.keyword" in types:
                 query = dsl.keyword_string(f"{field}.keyword", value, cased)
@@ -248,7 +248,7 @@ class QueryDslBackend(Backend):
         """A field-less string: phrase on ``message`` and contains on the keyword search fields."""
         value: SigmaString = cond.value
         if value.contains_placeholder():
-            raise UnsupportedConstruct(f"placeholder in {value.original!r} has no value (|expand)")
+            raise UnsupportedConstruct(_placeholder_reason(value))
         source, types = self._types(state)
         name = _name(cond, "keywords")
         parts: list[Query] = []
@@ -282,6 +282,11 @@ def _name(cond: Any, field: str) -> str:
         if isinstance(item, ConditionIdentifier):
             return f"{item.identifier}/{field}"
     return f"condition/{field}"
+
+
+def _placeholder_reason(value: SigmaString) -> str:
+    names = ", ".join(f"%{p.name}%" for p in value.s if isinstance(p, Placeholder))
+    return f"placeholder {names} has no value (|expand needs a pipeline that fills it)"
 
 
 def _regexp(field: str, value: Any) -> Query:

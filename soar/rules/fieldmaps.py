@@ -44,13 +44,18 @@ OKTA: dict[str, str] = {
     "transaction.id": "okta.transaction.id",
     "transaction.type": "okta.transaction.type",
 }
-# Native prefixes whose members keep their own names, converted to snake_case, under an ECS prefix.
-OKTA_PREFIXES: dict[str, str] = {
-    "debugContext.debugData.": "okta.debug_context.debug_data.",
-    "securityContext.": "okta.security_context.",
-    "target.": "okta.target.",
-    "authenticationContext.": "okta.authentication_context.",
-    "request.": "okta.request.",
+# Native prefixes -> ECS prefix and whether member names become snake_case. ``debugData`` and
+# ``target`` are ``flattened`` fields that keep the native (camelCase) keys, as the normaliser does.
+OKTA_PREFIXES: dict[str, tuple[str, bool]] = {
+    "debugContext.debugData.": ("okta.debug_context.debug_data.", False),
+    "target.": ("okta.target.", False),
+    "securityContext.": ("okta.security_context.", True),
+    "authenticationContext.": ("okta.authentication_context.", True),
+    "client.": ("okta.client.", True),
+    "actor.": ("okta.actor.", True),
+    "outcome.": ("okta.outcome.", True),
+    "transaction.": ("okta.transaction.", True),
+    "request.": ("okta.request.", True),
 }
 
 # Web server and proxy logs (W3C extended log names) -> Envoy access logs in ECS.
@@ -109,9 +114,10 @@ def map_field(source: Source, field: str) -> str:
     if source is Source.OKTA:
         if field in OKTA:
             return OKTA[field]
-        for native, ecs in OKTA_PREFIXES.items():
+        for native, (ecs, snake) in OKTA_PREFIXES.items():
             if field.startswith(native):
-                return ecs + snake_case(field[len(native) :])
+                rest = field[len(native) :]
+                return ecs + (snake_case(rest) if snake else rest)
         return field
     if source is Source.ENVOY:
         return WEB.get(field, field)

@@ -64,7 +64,8 @@ class CompiledCorrelation(BaseModel):
     type: CorrelationType
     timespan: str
     timespan_seconds: int
-    group_by: list[str] = []
+    group_by: list[str] = []  # as written in the rule (aliases included)
+    group_by_fields: dict[str, list[str]] = {}  # referenced rule id -> its ECS group-by fields
     condition: CorrelationCondition | None = None  # temporal: every referenced rule must match
     rules: list[CompiledRule]
     generate: bool = False
