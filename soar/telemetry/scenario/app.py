@@ -44,7 +44,9 @@ class AppEvent:
 def emit_app(ctx: Context, at: datetime, ev: AppEvent, trail: Trail | None = None) -> str:
     """Write one application log line; returns its ``event_id``."""
     at = ctx.clamp(at)
-    approval = None if ev.approval is None else {"required": ev.approval[0], "approvers": list(ev.approval[1])}
+    approval = (
+        None if ev.approval is None else {"required": ev.approval[0], "approvers": list(ev.approval[1])}
+    )
     rec: dict[str, Any] = {
         "event_id": f"evt-{uuid_like(ctx.rng)}",
         "ts": ts_millis(at),

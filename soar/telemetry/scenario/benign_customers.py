@@ -29,7 +29,12 @@ TPP_PATHS = {
     "accounts:read": ("GET", "/psd2/v1/accounts", "accounts-api", "account.viewed"),
     "balances:read": ("GET", "/psd2/v1/accounts/{iban}/balances", "accounts-api", "account.viewed"),
     "transactions:read": ("GET", "/psd2/v1/accounts/{iban}/transactions", "accounts-api", "account.viewed"),
-    "payments:initiate": ("POST", "/psd2/v1/payments/sepa-credit-transfers", "payments-api", "payment.initiated"),
+    "payments:initiate": (
+        "POST",
+        "/psd2/v1/payments/sepa-credit-transfers",
+        "payments-api",
+        "payment.initiated",
+    ),
 }
 
 
@@ -105,7 +110,9 @@ def branch_payment(ctx: Context) -> None:
     value = round(rng.uniform(PAYMENT_LIMIT_EUR + 500, 80_000), 2)
     tx, names = new_transaction_id(ctx), tuple(a.login for a in approvers)
     portal = w.workload("branch-portal")
-    call = HttpCall("POST", "/api/v1/payments", 201, w.workload("payments-api"), "branch-portal/2.3.0", peer=portal)
+    call = HttpCall(
+        "POST", "/api/v1/payments", 201, w.workload("payments-api"), "branch-portal/2.3.0", peer=portal
+    )
     emit_envoy(ctx, at, call)
     inp = PaymentInput(
         clerk.login, ("branch-clerk",), True, "payment.approve", value, c.customer_id, tx, "branch",
@@ -143,7 +150,14 @@ def tpp_call(ctx: Context, tpp: Tpp | None = None, at: datetime | None = None) -
         method=method, path=path, host="psd2.bank.example",
         headers={"tpp-client-id": tpp.client_id, "consent-id": consent_id(tpp, c)}, allow=True,
     )  # fmt: skip
-    call = HttpCall(method, path.replace("/psd2", "/api"), status, w.workload(backend), "psd2-tpp-gateway/1.9.2", peer=psd2)
+    call = HttpCall(
+        method,
+        path.replace("/psd2", "/api"),
+        status,
+        w.workload(backend),
+        "psd2-tpp-gateway/1.9.2",
+        peer=psd2,
+    )
     emit_envoy(ctx, later(at, ctx, 0.005, 0.02), call)
     base = AppEvent(
         "psd2-gateway", "consent.used", None, c.customer_id, c.country, "psd2_api", tpp_client_id=tpp.client_id,
@@ -153,5 +167,9 @@ def tpp_call(ctx: Context, tpp: Tpp | None = None, at: datetime | None = None) -
     emit_app(ctx, later(at, ctx, 0.02, 0.05), base)
     if msg == "payment.initiated":
         tx = new_transaction_id(ctx)
-        paid = replace(base, service="payments", msg="payment.completed", transaction_id=tx, amount=amount(ctx))
-        emit_app(ctx, later(at, ctx, 0.1, 0.3), replace(paid, mfa=True, risk_score=_risk(ctx), http_status=201))
+        paid = replace(
+            base, service="payments", msg="payment.completed", transaction_id=tx, amount=amount(ctx)
+        )
+        emit_app(
+            ctx, later(at, ctx, 0.1, 0.3), replace(paid, mfa=True, risk_score=_risk(ctx), http_status=201)
+        )

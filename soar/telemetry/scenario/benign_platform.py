@@ -11,7 +11,11 @@ from soar.telemetry.scenario.okta import OktaEvent, emit_okta, named_target, use
 from soar.telemetry.scenario.recorder import Context
 from soar.telemetry.scenario.world import Employee
 
-APPS = (("0oa1jira000000000001", "Jira"), ("0oa1k8s0000000000002", "Kubernetes"), ("0oa1graf000000000003", "Grafana"))
+APPS = (
+    ("0oa1jira000000000001", "Jira"),
+    ("0oa1k8s0000000000002", "Kubernetes"),
+    ("0oa1graf000000000003", "Grafana"),
+)
 NAMESPACES = ("edge", "payments", "core", "accounts", "psd2", "identity", "branch", "marketing", "monitoring")
 API_SERVER_IP = "10.0.0.1"
 
@@ -28,9 +32,18 @@ def okta_session(ctx: Context, emp: Employee, at: datetime | None = None) -> Non
         )  # fmt: skip
         emit_okta(ctx, at, fail)
         at = later(at, ctx, 5, 30)
-    emit_okta(ctx, at, OktaEvent("policy.evaluate_sign_on", "Evaluation of sign-on policy", emp, emp.ip, result="ALLOW"))
+    emit_okta(
+        ctx,
+        at,
+        OktaEvent("policy.evaluate_sign_on", "Evaluation of sign-on policy", emp, emp.ip, result="ALLOW"),
+    )
     start = OktaEvent(
-        "user.session.start", "User login to Okta", emp, emp.ip, session=session, legacy="core.user_auth.login_success"
+        "user.session.start",
+        "User login to Okta",
+        emp,
+        emp.ip,
+        session=session,
+        legacy="core.user_auth.login_success",
     )
     emit_okta(ctx, later(at, ctx, 0.2, 1), start)
     mfa = OktaEvent(
@@ -84,28 +97,51 @@ def service_account(namespace: str, name: str, ip: str, agent: str) -> K8sUser:
     )
 
 
-def _controllers(ctx: Context) -> list[tuple[K8sUser, ApiCall]]:
+_RS = service_account(
+    "kube-system", "replicaset-controller", API_SERVER_IP, "kube-controller-manager/v1.31.2"
+)
+_ARGO = service_account(
+    "argocd", "argocd-application-controller", "10.24.3.17", "argocd-application-controller/v2.13.1"
+)
+_PROM = service_account("monitoring", "prometheus", "10.24.7.41", "Prometheus/2.55.1")
+_SCHED = K8sUser(
+    "system:kube-scheduler",
+    ("system:authenticated",),
+    "kube-scheduler",
+    API_SERVER_IP,
+    "kube-scheduler/v1.31.2",
+)
+
+
+def _kubelet(node: str) -> K8sUser:
+    return K8sUser(
+        f"system:node:{node}", ("system:nodes", "system:authenticated"), node, "10.0.1.10", "kubelet/v1.31.2"
+    )
+
+
+def _controller_call(ctx: Context) -> tuple[K8sUser, ApiCall]:
+    """One request of a controller, kubelet, scheduler or Prometheus."""
     rng, w = ctx.rng, ctx.world
-    ns = rng.choice(NAMESPACES[:7])
-    wl = rng.choice([x for x in w.workloads.values() if x.namespace == ns] or list(w.workloads.values()))
-    node = rng.choice(w.nodes)
-    kubelet = K8sUser(f"system:node:{node}", ("system:nodes", "system:authenticated"), node, "10.0.1.10", "kubelet/v1.31.2")
-    rs = service_account("kube-system", "replicaset-controller", API_SERVER_IP, "kube-controller-manager/v1.31.2")
-    argo = service_account("argocd", "argocd-application-controller", "10.24.3.17", "argocd-application-controller/v2.13.1")
-    prom = service_account("monitoring", "prometheus", "10.24.7.41", "Prometheus/2.55.1")
-    sched = K8sUser("system:kube-scheduler", ("system:authenticated",), "kube-scheduler", API_SERVER_IP, "kube-scheduler/v1.31.2")
-    return [
-        (kubelet, ApiCall("get", "configmaps", ns, "kube-root-ca.crt")),
-        (kubelet, ApiCall("get", "secrets", ns, f"{wl.service_account}-tls")),
-        (kubelet, ApiCall("patch", "pods", ns, rng.choice(wl.pods), "status")),
-        (rs, ApiCall("list", "pods", ns, query=f"labelSelector=app%3D{wl.name}")),
-        (rs, ApiCall("update", "replicasets", ns, wl.pods[0].rsplit("-", 1)[0], "status")),
-        (argo, ApiCall("get", "deployments", ns, wl.name)),
-        (argo, ApiCall("watch", "deployments", None, query="watch=true")),
-        (prom, ApiCall("list", "endpoints", None)),
-        (prom, ApiCall("list", "pods", ns)),
-        (sched, ApiCall("update", "leases", "kube-system", "kube-scheduler")),
-    ]
+    wl = rng.choice(list(w.workloads.values()))
+    ns, kind = wl.namespace, rng.randrange(10)
+    if kind < 3:
+        calls = (
+            ApiCall("get", "configmaps", ns, "kube-root-ca.crt"),
+            ApiCall("get", "secrets", ns, f"{wl.service_account}-tls"),
+            ApiCall("patch", "pods", ns, rng.choice(wl.pods), "status"),
+        )
+        return _kubelet(rng.choice(w.nodes)), calls[kind]
+    if kind < 5:
+        if kind == 3:
+            return _RS, ApiCall("list", "pods", ns, query=f"labelSelector=app%3D{wl.name}")
+        return _RS, ApiCall("update", "replicasets", ns, wl.pods[0].rsplit("-", 1)[0], "status")
+    if kind < 7:
+        if kind == 5:
+            return _ARGO, ApiCall("get", "deployments", ns, wl.name)
+        return _ARGO, ApiCall("watch", "deployments", None, query="watch=true")
+    if kind < 9:
+        return _PROM, ApiCall("list", "endpoints" if kind == 7 else "pods", None if kind == 7 else ns)
+    return _SCHED, ApiCall("update", "leases", "kube-system", "kube-scheduler")
 
 
 def k8s_background(ctx: Context) -> None:
@@ -116,21 +152,24 @@ def k8s_background(ctx: Context) -> None:
         emp = rng.choice(ctx.world.employees)
         wl = rng.choice(list(ctx.world.workloads.values()))
         call = rng.choice(
-            (ApiCall("get", "pods", wl.namespace, wl.pods[0]), ApiCall("get", "pods", wl.namespace, wl.pods[0], "log"))
+            (
+                ApiCall("get", "pods", wl.namespace, wl.pods[0]),
+                ApiCall("get", "pods", wl.namespace, wl.pods[0], "log"),
+            )
         )
         emit_audit(ctx, at, k8s_user(ctx, emp), call)
         return
     if rng.random() < 0.01:
         _deploy(ctx, at)
         return
-    user, call = rng.choice(_controllers(ctx))
+    user, call = _controller_call(ctx)
     emit_audit(ctx, at, user, call)
 
 
 def _deploy(ctx: Context, at: datetime) -> None:
     """Argo CD rolls out a new image of a workload."""
     wl = ctx.rng.choice(list(ctx.world.workloads.values()))
-    argo = service_account("argocd", "argocd-application-controller", "10.24.3.17", "argocd-application-controller/v2.13.1")
+    argo = _ARGO
     image = f"registry.bank.example/{wl.name}:1.{ctx.rng.randint(0, 40)}.{ctx.rng.randint(0, 9)}"
     patch = {"spec": {"template": {"spec": {"containers": [{"name": wl.name, "image": image}]}}}}
     emit_audit(ctx, at, argo, ApiCall("patch", "deployments", wl.namespace, wl.name, request_object=patch))

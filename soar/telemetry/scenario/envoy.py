@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from soar.telemetry.scenario.ids import ts_millis, uuid_like
+from soar.telemetry.scenario.ids import pod_ip, port, ts_millis, uuid_like
 from soar.telemetry.scenario.recorder import Context, Trail
 from soar.telemetry.scenario.world import Workload
 from soar.telemetry.sources import Source
@@ -98,21 +98,20 @@ def envoy_record(ctx: Context, at: datetime, call: HttpCall) -> dict[str, Any]:
         "connection_termination_details": "-",
         "upstream_transport_failure_reason": "-",
         "bytes_received": call.bytes_received,
-        "bytes_sent": call.bytes_sent or rng.randint(120, 4000),
-        "duration": call.duration_ms or rng.randint(8, 180),
+        "bytes_sent": call.bytes_sent or 120 + rng.getrandbits(12),
+        "duration": call.duration_ms or 8 + rng.getrandbits(7),
         "upstream_service_time": max(1, (call.duration_ms or 20) - 3) if upstream else None,
         "x_forwarded_for": call.client_ip or "-",
         "user_agent": call.user_agent,
         "request_id": uuid_like(rng),
-        "authority": PUBLIC_HOSTS.get(call.dest.name, "api.bank.example") if ingress else f"{call.dest.service}:8080",
+        "authority": PUBLIC_HOSTS.get(call.dest.name, "api.bank.example")
+        if ingress
+        else f"{call.dest.service}:8080",
         "upstream_host": f"{dest_ip}:8080" if upstream else "-",
         "upstream_cluster": f"outbound|8080||{call.dest.service}",
-        "upstream_local_address": f"10.{rng.randint(16, 31)}.{rng.randint(0, 255)}.{rng.randint(2, 254)}:"
-        f"{rng.randint(32768, 60999)}"
-        if upstream
-        else "-",
+        "upstream_local_address": f"{pod_ip(rng)}:{port(rng)}" if upstream else "-",
         "downstream_local_address": f"{dest_ip}:8080" if not ingress else "10.16.0.5:8443",
-        "downstream_remote_address": f"{src_ip}:{rng.randint(32768, 60999)}",
+        "downstream_remote_address": f"{src_ip}:{port(rng)}",
         "route_name": "default",
     }
     rec.update(_tls(call, ingress))

@@ -61,7 +61,13 @@ def ingress(ctx: Context, where: Where, method: str, path: str, status: int, des
 
 
 def sign_in(
-    ctx: Context, at: datetime, c: Customer, where: Where, *, wrong_first: bool = False, trail: Trail | None = None
+    ctx: Context,
+    at: datetime,
+    c: Customer,
+    where: Where,
+    *,
+    wrong_first: bool = False,
+    trail: Trail | None = None,
 ) -> str:
     """Keycloak sign-in of a customer (optionally one wrong password first); returns the session id."""
     client = CLIENTS[c.channel if c.channel in CLIENTS else "web"]
@@ -94,7 +100,9 @@ def _session_id(ctx: Context) -> str:
 def account_view(ctx: Context, at: datetime, c: Customer, where: Where, trail: Trail | None = None) -> None:
     """The customer opens an account: gateway -> accounts-api -> core-banking-adapter, app log."""
     w = ctx.world
-    path = f"/api/v1/accounts/{c.iban}/transactions" if ctx.rng.random() < 0.4 else f"/api/v1/accounts/{c.iban}"
+    path = (
+        f"/api/v1/accounts/{c.iban}/transactions" if ctx.rng.random() < 0.4 else f"/api/v1/accounts/{c.iban}"
+    )
     emit_envoy(ctx, at, ingress(ctx, where, "GET", path, 200, "accounts-api"), trail)
     if ctx.rng.random() < 0.5:
         call = HttpCall(
@@ -130,7 +138,9 @@ def new_transaction_id(ctx: Context) -> str:
 def pay(ctx: Context, at: datetime, p: Payment, trail: Trail | None = None) -> datetime:
     """A successful payment: gateway, OPA allow, ledger posting, three app lines; returns when it ended."""
     c, w, tid = p.customer, ctx.world, trace_id(ctx)
-    emit_envoy(ctx, at, replace(ingress(ctx, p.where, "POST", p.path, 201, "payments-api"), duration_ms=180), trail)
+    emit_envoy(
+        ctx, at, replace(ingress(ctx, p.where, "POST", p.path, 201, "payments-api"), duration_ms=180), trail
+    )
     base = AppEvent(
         "payments", "payment.initiated", p.transaction_id, c.customer_id, c.country, c.channel,
         outcome="pending", amount=p.amount, mfa=p.mfa, risk_score=p.risk_score, user_id=c.user_id,

@@ -10,7 +10,6 @@ from soar.telemetry.scenario.benign_customers import branch_payment, customer_se
 from soar.telemetry.scenario.benign_platform import k8s_background, okta_admin_routine, okta_session
 from soar.telemetry.scenario.model import SCENARIOS, Scenario, ScenarioSpec
 from soar.telemetry.scenario.recorder import Context, Recorder
-from soar.telemetry.scenario.story import StoryFn
 from soar.telemetry.scenario.stories_identity import (
     credential_stuffing,
     okta_admin_takeover,
@@ -29,6 +28,7 @@ from soar.telemetry.scenario.stories_platform import (
     secrets_enumeration,
     unexpected_spiffe,
 )
+from soar.telemetry.scenario.story import StoryFn
 from soar.telemetry.scenario.world import build_world
 
 DEFAULT_START = datetime(2026, 11, 23, tzinfo=UTC)

@@ -6,7 +6,6 @@ import random
 from datetime import UTC, datetime
 
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_HEX = "0123456789abcdef"
 
 
 def uuid_like(rng: random.Random) -> str:
@@ -17,7 +16,7 @@ def uuid_like(rng: random.Random) -> str:
 
 def hex_id(rng: random.Random, length: int) -> str:
     """``length`` lowercase hex digits."""
-    return "".join(rng.choice(_HEX) for _ in range(length))
+    return f"{rng.getrandbits(4 * length):0{length}x}"
 
 
 def base62(rng: random.Random, length: int) -> str:
@@ -30,6 +29,17 @@ def okta_id(rng: random.Random, prefix: str = "00u") -> str:
     return prefix + base62(rng, 17)
 
 
+def port(rng: random.Random) -> int:
+    """An ephemeral TCP port."""
+    return 32768 + rng.getrandbits(14)
+
+
+def pod_ip(rng: random.Random) -> str:
+    """An address in the pod network 10.16.0.0/12."""
+    bits = rng.getrandbits(20)
+    return f"10.{16 + (bits >> 16)}.{(bits >> 8) & 255}.{max(2, bits & 255)}"
+
+
 def lower_alnum(rng: random.Random, length: int) -> str:
     """``length`` characters of [a-z0-9], the alphabet of Kubernetes pod-name suffixes."""
     return "".join(rng.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(length))
@@ -37,18 +47,17 @@ def lower_alnum(rng: random.Random, length: int) -> str:
 
 def ts_millis(t: datetime) -> str:
     """RFC 3339 UTC with milliseconds: ``2026-11-23T10:15:30.123Z``."""
-    u = t.astimezone(UTC)
-    return u.strftime("%Y-%m-%dT%H:%M:%S.") + f"{u.microsecond // 1000:03d}Z"
+    return t.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def ts_micros(t: datetime) -> str:
     """RFC 3339 UTC with microseconds, as the Kubernetes API server writes it."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return t.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def ts_nanos(t: datetime) -> str:
     """RFC 3339 UTC with nanoseconds, as OPA writes it."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "000Z"
+    return t.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "000Z"
 
 
 def epoch_millis(t: datetime) -> int:

@@ -83,7 +83,12 @@ def admin_event(
         "id": uuid_like(ctx.rng),
         "time": epoch_millis(at),
         "realmId": REALM,
-        "authDetails": {"realmId": "master", "clientId": ADMIN_CLIENT, "userId": admin_user_id, "ipAddress": ip},
+        "authDetails": {
+            "realmId": "master",
+            "clientId": ADMIN_CLIENT,
+            "userId": admin_user_id,
+            "ipAddress": ip,
+        },
         "operationType": operation,
         "resourceType": resource_type,
         "resourcePath": resource_path,

@@ -11,7 +11,17 @@ from soar.telemetry.scenario.recorder import Context, Trail
 from soar.telemetry.sources import Source
 
 KUBECTL = "kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46"
-_CORE = ("pods", "secrets", "configmaps", "services", "endpoints", "serviceaccounts", "namespaces", "nodes", "events")
+_CORE = (
+    "pods",
+    "secrets",
+    "configmaps",
+    "services",
+    "endpoints",
+    "serviceaccounts",
+    "namespaces",
+    "nodes",
+    "events",
+)
 _GROUPS = {
     "deployments": ("apps", "apps/v1"),
     "replicasets": ("apps", "apps/v1"),
@@ -54,7 +64,7 @@ def request_uri(call: ApiCall) -> str:
     if call.namespace is not None:
         base += f"/namespaces/{call.namespace}"
     uri = f"{base}/{call.resource}"
-    if call.name is not None and call.verb != "create" or call.subresource:
+    if (call.name is not None and call.verb != "create") or call.subresource:
         uri += f"/{call.name}"
     if call.subresource:
         uri += f"/{call.subresource}"

@@ -112,7 +112,9 @@ def emit_okta(ctx: Context, at: datetime, ev: OktaEvent, trail: Trail | None = N
         "debugContext": {
             "debugData": {
                 "requestId": request_id,
-                "requestUri": "/api/v1/authn" if ev.event_type.startswith("user.session") else "/api/v1/users",
+                "requestUri": "/api/v1/authn"
+                if ev.event_type.startswith("user.session")
+                else "/api/v1/users",
                 "url": "/api/v1/authn?" if ev.event_type.startswith("user.session") else "/api/v1/users?",
                 "threatSuspected": "true" if ev.threat else "false",
             }

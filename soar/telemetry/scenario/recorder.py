@@ -72,11 +72,18 @@ class Context:
     end: datetime
     attack_scale: float
 
+    def __post_init__(self) -> None:
+        # Whole milliseconds, so that no timestamp format truncates an instant out of the window.
+        self._low = self.start + (_MS - timedelta(microseconds=self.start.microsecond % 1000)) % _MS
+        self._high = self.end - timedelta(microseconds=self.end.microsecond % 1000)
+
     def clamp(self, at: datetime) -> datetime:
-        """``at`` moved inside the window, on whole milliseconds so no format rounds it outside."""
-        low = self.start + (_MS - timedelta(microseconds=self.start.microsecond % 1000)) % _MS
-        high = self.end - timedelta(microseconds=self.end.microsecond % 1000)
-        return min(max(at, low), high)
+        """``at`` on a whole millisecond (every format shows it exactly) and inside the window."""
+        if at < self._low:
+            return self._low
+        if at > self._high:
+            return self._high
+        return at - timedelta(microseconds=at.microsecond % 1000)
 
     def emit(self, source: Source, at: datetime, record: dict[str, Any], trail: Trail | None = None) -> str:
         """Record one event (the builder already formatted ``at`` into it); returns its id."""

@@ -60,7 +60,9 @@ def credential_stuffing(ctx: Context) -> StoryTruth:
             c = victims[i // 3 % len(victims)]
             name, uid, err = c.username, c.user_id, "invalid_user_credentials"
         else:
-            name = f"{rng.choice(FIRST_NAMES).lower()}{rng.choice(LAST_NAMES).lower()}{rng.randint(100, 9999)}"
+            name = (
+                f"{rng.choice(FIRST_NAMES).lower()}{rng.choice(LAST_NAMES).lower()}{rng.randint(100, 9999)}"
+            )
             uid, err = None, "user_not_found"
         user_event(
             ctx, at, "LOGIN_ERROR", client="web-banking", username=name, ip=ip, user_id=uid, session_id=None,
@@ -134,19 +136,38 @@ def okta_admin_takeover(ctx: Context) -> StoryTruth:
     ip, at = public_ip(rng, "US"), ctx.place(timedelta(minutes=40))
     session = f"102{hex_id(rng, 20)}"
 
-    def okta(kind: str, display: str, targets: tuple[dict[str, object], ...] = (), legacy: str | None = None) -> None:
+    def okta(
+        kind: str, display: str, targets: tuple[dict[str, object], ...] = (), legacy: str | None = None
+    ) -> None:
         nonlocal at
-        ev = OktaEvent(kind, display, admin, ip, country="US", session=session, targets=targets, legacy=legacy)
+        ev = OktaEvent(
+            kind, display, admin, ip, country="US", session=session, targets=targets, legacy=legacy
+        )
         emit_okta(ctx, at, ev, trail)
         at = later(at, ctx, 40, 300)
 
     okta("user.session.start", "User login to Okta", legacy="core.user_auth.login_success")
     okta("user.authentication.auth_via_mfa", "Authentication of user via MFA")
-    okta("user.mfa.factor.reset_all", "Reset all factors for user", (user_target(victim),), "core.user.factor.reset_all")
+    okta(
+        "user.mfa.factor.reset_all",
+        "Reset all factors for user",
+        (user_target(victim),),
+        "core.user.factor.reset_all",
+    )
     factor = named_target("Factor", okta_id(rng, "mfa"), "Okta Verify")
-    okta("user.mfa.factor.deactivate", "Reset factor for user", (user_target(victim), factor), "core.user.factor.deactivate")
+    okta(
+        "user.mfa.factor.deactivate",
+        "Reset factor for user",
+        (user_target(victim), factor),
+        "core.user.factor.deactivate",
+    )
     role = named_target("ROLE", "SUPER_ADMIN", "Super Administrator")
-    okta("user.account.privilege.grant", "Grant user privilege", (user_target(accomplice), role), "core.user.admin_privilege.granted")
+    okta(
+        "user.account.privilege.grant",
+        "Grant user privilege",
+        (user_target(accomplice), role),
+        "core.user.admin_privilege.granted",
+    )
     group = named_target("UserGroup", okta_id(rng, "00g"), "Okta-Admins")
     okta("group.user_membership.add", "Add user to group membership", (user_target(accomplice), group))
     entities = {"user.name": admin.login, "source.ip": ip, "user.target.name": accomplice.login}

@@ -33,7 +33,9 @@ def _attempt(ctx: Context, at_offset: float, c: Customer, trail: Trail, start: f
     at = ctx.start + timedelta(seconds=start + at_offset)
     where, tx, value = Where.home(c), new_transaction_id(ctx), amount(ctx)
     flags = rng.choice(("UF", "URX"))
-    gateway = replace(ingress(ctx, where, "POST", "/api/v1/payments", 503, "payments-api"), flags="-", duration_ms=3_000)
+    gateway = replace(
+        ingress(ctx, where, "POST", "/api/v1/payments", 503, "payments-api"), flags="-", duration_ms=3_000
+    )
     emit_envoy(ctx, at, gateway, trail)
     base = AppEvent(
         "payments", "payment.initiated", tx, c.customer_id, c.country, c.channel, outcome="pending", amount=value,
@@ -77,5 +79,9 @@ def payments_incident(ctx: Context) -> StoryTruth:
         "downtime_minutes": round(OUTAGE.total_seconds() / 60),
         "member_states": sorted({c.country for c in affected}),
     }
-    entities = {"service.name": "payments", "destination.workload": "ledger", "error.code": "LEDGER_UNAVAILABLE"}
+    entities = {
+        "service.name": "payments",
+        "destination.workload": "ledger",
+        "error.code": "LEDGER_UNAVAILABLE",
+    }
     return truth(INCIDENT, trail, entities, figures)

@@ -8,7 +8,7 @@ from datetime import timedelta
 from soar.telemetry.scenario.app import AppEvent, emit_app
 from soar.telemetry.scenario.benign_customers import PAYMENT_LIMIT_EUR, consent_id
 from soar.telemetry.scenario.envoy import HttpCall, emit_envoy
-from soar.telemetry.scenario.flows import Where, account_view, ingress, later, new_transaction_id, sign_in
+from soar.telemetry.scenario.flows import Where, ingress, later, new_transaction_id, sign_in
 from soar.telemetry.scenario.model import StoryTruth
 from soar.telemetry.scenario.opa import PaymentInput, emit_ext_authz, emit_payment_decision, trace_id
 from soar.telemetry.scenario.recorder import Context, Trail
@@ -47,7 +47,9 @@ def payment_without_mfa(ctx: Context) -> StoryTruth:
     sign_in(ctx, at, c, where, trail=trail)
     at = later(at, ctx, 20, 60)
     value, tx = round(rng.uniform(2_400, 4_900), 2), new_transaction_id(ctx)
-    inp = PaymentInput(c.customer_id, ("customer",), False, "payment.create", value, c.customer_id, tx, c.channel, 0.62)
+    inp = PaymentInput(
+        c.customer_id, ("customer",), False, "payment.create", value, c.customer_id, tx, c.channel, 0.62
+    )
     emit_envoy(ctx, at, ingress(ctx, where, "POST", "/api/v1/payments", 403, "payments-api"), trail)
     emit_payment_decision(ctx, later(at, ctx, 0.01, 0.03), inp, False, ["mfa_required"], trail)
     base = AppEvent(
@@ -58,14 +60,37 @@ def payment_without_mfa(ctx: Context) -> StoryTruth:
     emit_app(ctx, later(at, ctx, 0.03, 0.05), base, trail)
     at, tx2 = later(at, ctx, 30, 90), new_transaction_id(ctx)
     legacy = replace(inp, channel="batch", transaction_id=tx2)
-    emit_envoy(ctx, at, ingress(ctx, where, "POST", "/api/v0/transfers?mode=batch", 201, "payments-api"), trail)
+    emit_envoy(
+        ctx, at, ingress(ctx, where, "POST", "/api/v0/transfers?mode=batch", 201, "payments-api"), trail
+    )
     emit_payment_decision(ctx, later(at, ctx, 0.01, 0.03), legacy, True, [], trail)
     ok = replace(base, transaction_id=tx2, channel="batch", error_code=None, trace_id=trace_id(ctx))
-    emit_app(ctx, later(at, ctx, 0.03, 0.05), replace(ok, msg="payment.authorized", outcome="success", http_status=200), trail)
-    ledger = HttpCall("POST", "/ledger/v1/postings", 201, w.workload("ledger"), "payments-api/5.8.1", peer=w.workload("payments-api"))
+    emit_app(
+        ctx,
+        later(at, ctx, 0.03, 0.05),
+        replace(ok, msg="payment.authorized", outcome="success", http_status=200),
+        trail,
+    )
+    ledger = HttpCall(
+        "POST",
+        "/ledger/v1/postings",
+        201,
+        w.workload("ledger"),
+        "payments-api/5.8.1",
+        peer=w.workload("payments-api"),
+    )
     emit_envoy(ctx, later(at, ctx, 0.05, 0.08), ledger, trail)
-    emit_app(ctx, later(at, ctx, 0.1, 0.2), replace(ok, msg="payment.completed", outcome="success", http_status=201), trail)
-    return truth(PAYMENT_WITHOUT_MFA, trail, {"user.name": c.username, "customer.id": c.customer_id, "source.ip": where.ip, "transaction.id": tx2})
+    emit_app(
+        ctx,
+        later(at, ctx, 0.1, 0.2),
+        replace(ok, msg="payment.completed", outcome="success", http_status=201),
+        trail,
+    )
+    return truth(
+        PAYMENT_WITHOUT_MFA,
+        trail,
+        {"user.name": c.username, "customer.id": c.customer_id, "source.ip": where.ip, "transaction.id": tx2},
+    )
 
 
 def above_limit_single_approver(ctx: Context) -> StoryTruth:
@@ -73,11 +98,13 @@ def above_limit_single_approver(ctx: Context) -> StoryTruth:
     rng, trail, w = ctx.rng, Trail(), ctx.world
     c, clerk = rng.choice(w.customers), rng.choice(w.employees)
     at = ctx.place(timedelta(minutes=10))
-    value, tx = round(rng.uniform(38_000, 74_000), 2), new_transaction_id(ctx)
+    value, tx = round(rng.uniform(2.5, 5) * PAYMENT_LIMIT_EUR, 2), new_transaction_id(ctx)
     portal, payments = w.workload("branch-portal"), w.workload("payments-api")
     call = HttpCall("POST", "/api/v1/payments", 403, payments, "branch-portal/2.3.0", peer=portal)
     emit_envoy(ctx, at, call, trail)
-    inp = PaymentInput(clerk.login, ("branch-clerk",), True, "payment.create", value, c.customer_id, tx, "branch", 0.31)
+    inp = PaymentInput(
+        clerk.login, ("branch-clerk",), True, "payment.create", value, c.customer_id, tx, "branch", 0.31
+    )
     emit_payment_decision(ctx, later(at, ctx, 0.01, 0.03), inp, False, ["dual_approval_required"], trail)
     base = AppEvent(
         "payments", "payment.initiated", tx, c.customer_id, c.country, "branch", outcome="pending", amount=value,
@@ -90,12 +117,22 @@ def above_limit_single_approver(ctx: Context) -> StoryTruth:
     approve = replace(inp, action="payment.approve", approvers=(clerk.login,))
     emit_payment_decision(ctx, later(at, ctx, 0.01, 0.03), approve, True, [], trail)
     one = replace(base, approval=(True, (clerk.login,)), http_status=200)
-    emit_app(ctx, later(at, ctx, 0.03, 0.06), replace(one, msg="payment.authorized", outcome="success"), trail)
-    ledger = HttpCall("POST", "/ledger/v1/postings", 201, w.workload("ledger"), "payments-api/5.8.1", peer=payments)
+    emit_app(
+        ctx, later(at, ctx, 0.03, 0.06), replace(one, msg="payment.authorized", outcome="success"), trail
+    )
+    ledger = HttpCall(
+        "POST", "/ledger/v1/postings", 201, w.workload("ledger"), "payments-api/5.8.1", peer=payments
+    )
     emit_envoy(ctx, later(at, ctx, 0.06, 0.09), ledger, trail)
-    emit_app(ctx, later(at, ctx, 0.1, 0.3), replace(one, msg="payment.completed", outcome="success", http_status=201), trail)
-    assert value > PAYMENT_LIMIT_EUR
-    return truth(ABOVE_LIMIT, trail, {"user.name": clerk.login, "customer.id": c.customer_id, "transaction.id": tx})
+    emit_app(
+        ctx,
+        later(at, ctx, 0.1, 0.3),
+        replace(one, msg="payment.completed", outcome="success", http_status=201),
+        trail,
+    )
+    return truth(
+        ABOVE_LIMIT, trail, {"user.name": clerk.login, "customer.id": c.customer_id, "transaction.id": tx}
+    )
 
 
 def tpp_scope_violation(ctx: Context) -> StoryTruth:
@@ -109,7 +146,15 @@ def tpp_scope_violation(ctx: Context) -> StoryTruth:
     for i in range(ctx.scaled(60, minimum=25)):
         c = rng.choice(w.customers)
         limited = i >= 20  # the gateway's local rate limit: 20 payment initiations per TPP per 10 minutes
-        emit_envoy(ctx, at, replace(ingress(ctx, where, "POST", path, 429 if limited else 403, "psd2-tpp-gateway"), flags="RL" if limited else "-"), trail)
+        emit_envoy(
+            ctx,
+            at,
+            replace(
+                ingress(ctx, where, "POST", path, 429 if limited else 403, "psd2-tpp-gateway"),
+                flags="RL" if limited else "-",
+            ),
+            trail,
+        )
         if not limited:
             emit_ext_authz(
                 ctx, later(at, ctx, 0.001, 0.004), principal=gw.spiffe, source_ip=gw.ips[0], dest_principal=psd2.spiffe,

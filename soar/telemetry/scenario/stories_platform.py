@@ -13,7 +13,6 @@ from soar.telemetry.scenario.model import StoryTruth
 from soar.telemetry.scenario.opa import emit_ext_authz
 from soar.telemetry.scenario.recorder import Context, Trail
 from soar.telemetry.scenario.story import StoryInfo, truth
-from soar.telemetry.scenario.world import TRUST_DOMAIN
 
 LEDGER_NO_MTLS = StoryInfo(
     "ledger-call-without-mtls",
@@ -56,23 +55,44 @@ def ledger_without_mtls(ctx: Context) -> StoryTruth:
         "metadata": {"name": pod, "annotations": {"sidecar.istio.io/inject": "false"}},
         "spec": {"containers": [{"name": "shell", "image": "docker.io/nicolaka/netshoot:latest"}]},
     }
-    emit_audit(ctx, at, k8s_user(ctx, engineer), ApiCall("create", "pods", "payments", pod, code=201, request_object=spec), trail)
+    emit_audit(
+        ctx,
+        at,
+        k8s_user(ctx, engineer),
+        ApiCall("create", "pods", "payments", pod, code=201, request_object=spec),
+        trail,
+    )
     at = later(at, ctx, 60, 180)
     ledger = w.workload("ledger")
     for i in range(ctx.scaled(8, minimum=4)):
-        method, path = ("GET", f"/ledger/v1/accounts/{rng.choice(w.customers).iban}/balance") if i % 3 else ("POST", "/ledger/v1/postings")
-        call = HttpCall(method, path, 200 if method == "GET" else 201, ledger, "curl/8.11.0", peer_ip=pod_ip, mtls=False)
+        method, path = (
+            ("GET", f"/ledger/v1/accounts/{rng.choice(w.customers).iban}/balance")
+            if i % 3
+            else ("POST", "/ledger/v1/postings")
+        )
+        call = HttpCall(
+            method, path, 200 if method == "GET" else 201, ledger, "curl/8.11.0", peer_ip=pod_ip, mtls=False
+        )
         emit_envoy(ctx, at, call, trail)
         at = later(at, ctx, 10, 90)
-    return truth(LEDGER_NO_MTLS, trail, {"source.ip": pod_ip, "destination.workload": "ledger", "user.name": f"oidc:{engineer.login}"})
+    return truth(
+        LEDGER_NO_MTLS,
+        trail,
+        {"source.ip": pod_ip, "destination.workload": "ledger", "user.name": f"oidc:{engineer.login}"},
+    )
 
 
 def unexpected_spiffe(ctx: Context) -> StoryTruth:
     """A workload whose identity the ledger does not allow keeps trying ledger paths."""
-    rng, trail, w = ctx.rng, Trail(), ctx.world
+    _rng, trail, w = ctx.rng, Trail(), ctx.world
     analytics, ledger = w.workload("analytics"), w.workload("ledger")
     at = ctx.place(timedelta(minutes=15))
-    paths = ("/ledger/v1/postings?from=2026-01-01", "/ledger/v1/accounts", "/ledger/v1/export", "/ledger/v2/postings")
+    paths = (
+        "/ledger/v1/postings?from=2026-01-01",
+        "/ledger/v1/accounts",
+        "/ledger/v1/export",
+        "/ledger/v2/postings",
+    )
     for i in range(ctx.scaled(8, minimum=4)):
         path = paths[i % len(paths)]
         emit_ext_authz(
@@ -83,14 +103,22 @@ def unexpected_spiffe(ctx: Context) -> StoryTruth:
         call = HttpCall("GET", path, 403, ledger, "analytics-etl/0.9", peer=analytics, rbac_denied=True)
         emit_envoy(ctx, later(at, ctx, 0.002, 0.01), call, trail)
         at = later(at, ctx, 20, 150)
-    return truth(FOREIGN_SPIFFE, trail, {"source.spiffe_id": analytics.spiffe, "destination.workload": "ledger"})
+    return truth(
+        FOREIGN_SPIFFE, trail, {"source.spiffe_id": analytics.spiffe, "destination.workload": "ledger"}
+    )
 
 
 def exec_escalation(ctx: Context) -> StoryTruth:
     """pods/exec into core banking by a person, a secret read, then a cluster-admin binding."""
     rng, trail, w = ctx.rng, Trail(), ctx.world
     emp = rng.choice(w.employees)
-    user = K8sUser(f"oidc:{emp.login}", ("oidc:platform-engineers", "system:authenticated"), emp.okta_id, "203.0.113.45", KUBECTL)
+    user = K8sUser(
+        f"oidc:{emp.login}",
+        ("oidc:platform-engineers", "system:authenticated"),
+        emp.okta_id,
+        "203.0.113.45",
+        KUBECTL,
+    )
     pod = rng.choice(w.workload("core-banking-adapter").pods)
     at = ctx.place(timedelta(minutes=30))
     emit_audit(ctx, at, user, ApiCall("get", "pods", "core", pod), trail)
@@ -107,22 +135,46 @@ def exec_escalation(ctx: Context) -> StoryTruth:
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user.username}],
     }
     at = later(at, ctx, 60, 300)
-    emit_audit(ctx, at, user, ApiCall("create", "clusterrolebindings", None, "debug-admin", code=201, request_object=binding), trail)
-    return truth(EXEC_ESCALATION, trail, {"user.name": user.username, "kubernetes.pod.name": pod, "source.ip": user.source_ip})
+    emit_audit(
+        ctx,
+        at,
+        user,
+        ApiCall("create", "clusterrolebindings", None, "debug-admin", code=201, request_object=binding),
+        trail,
+    )
+    return truth(
+        EXEC_ESCALATION,
+        trail,
+        {"user.name": user.username, "kubernetes.pod.name": pod, "source.ip": user.source_ip},
+    )
 
 
 def secrets_enumeration(ctx: Context) -> StoryTruth:
     """A service account lists secrets in every namespace, then everywhere, then reads some."""
-    rng, trail = ctx.rng, Trail()
-    sa = service_account("monitoring", "metrics-exporter", "10.24.7.90", "kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46")
+    _rng, trail = ctx.rng, Trail()
+    sa = service_account(
+        "monitoring", "metrics-exporter", "10.24.7.90", "kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46"
+    )
     at = ctx.place(timedelta(minutes=10))
     for ns in NAMESPACES:
         code = 403 if ns in ("identity", "edge") else 200
-        reason = "" if code == 403 else f'RBAC: allowed by ClusterRoleBinding "metrics-exporter-view" of ClusterRole "view-all" to ServiceAccount "metrics-exporter/monitoring"'
+        reason = (
+            ""
+            if code == 403
+            else 'RBAC: allowed by ClusterRoleBinding "metrics-exporter-view" of ClusterRole "view-all" to ServiceAccount "metrics-exporter/monitoring"'
+        )
         emit_audit(ctx, at, sa, ApiCall("list", "secrets", ns, code=code, reason=reason), trail)
         at = later(at, ctx, 1, 6)
     emit_audit(ctx, at, sa, ApiCall("list", "secrets", None, code=200), trail)
-    for ns, name in (("core", "core-banking-db-credentials"), ("payments", "payments-api-signing-key"), ("psd2", "qwac-client-cert")):
+    for ns, name in (
+        ("core", "core-banking-db-credentials"),
+        ("payments", "payments-api-signing-key"),
+        ("psd2", "qwac-client-cert"),
+    ):
         at = later(at, ctx, 2, 10)
         emit_audit(ctx, at, sa, ApiCall("get", "secrets", ns, name), trail)
-    return truth(SECRETS_ENUM, trail, {"user.name": sa.username, "source.ip": sa.source_ip, "trust_domain": TRUST_DOMAIN})
+    return truth(
+        SECRETS_ENUM,
+        trail,
+        {"user.name": sa.username, "source.ip": sa.source_ip},
+    )
