@@ -46,9 +46,10 @@ _RANGE_OPS = {"LT": "lt", "LTE": "lte", "GT": "gt", "GTE": "gte"}
 class UnsupportedConstruct(SigmaFeatureNotSupportedByBackendError):
     """A Sigma construct that Query DSL cannot express; ``field`` names the field when known."""
 
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, selection: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+        self.selection = selection
 
 
 @dataclass(frozen=True)
@@ -138,8 +139,9 @@ class QueryDslBackend(Backend):
     def _string(self, cond: Any, state: ConversionState, cased: bool) -> Query:
         value: SigmaString = cond.value
         field, ftype, types = self._field(cond, state)
+        selection = _name(cond, field).rsplit("/", 1)[0]
         if value.contains_placeholder():
-            raise UnsupportedConstruct(_placeholder_reason(value), field)
+            raise UnsupportedConstruct(_placeholder_reason(value), field, selection)
         try:
             if ftype in TEXT_TYPES and f"{field}.keyword" in types:
                 query = dsl.keyword_string(f"{field}.keyword", value, cased)
@@ -150,7 +152,7 @@ class QueryDslBackend(Backend):
             else:
                 query = dsl.scalar_string(field, ftype, value)
         except dsl.Unsupported as exc:
-            raise UnsupportedConstruct(str(exc), field) from exc
+            raise UnsupportedConstruct(str(exc), field, selection) from exc
         return dsl.named(query, _name(cond, field))
 
     def convert_condition_field_eq_val_num(self, cond: Any, state: ConversionState) -> Query:

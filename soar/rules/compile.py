@@ -119,7 +119,7 @@ def compile_rule(backend: QueryDslBackend, loaded: LoadedRule) -> CompiledRule:
         query = backend.rule_query(rule)
     except UnsupportedConstruct as exc:
         field = originals.get(exc.field or "", exc.field)
-        line = field_line(loaded.data, field, loaded.document) if field else None
+        line = field_line(loaded.data, field, loaded.document, exc.selection) if field else None
         key = "detection" if source else "logsource"
         line = line or key_line(loaded.data, key, loaded.document)
         raise RuleError(str(exc.args[0]), line=line, field=field, **where) from exc

@@ -50,14 +50,23 @@ def key_line(data: bytes, key: str, document: int = 0) -> int | None:
     return None
 
 
-def field_line(data: bytes, field: str, document: int = 0) -> int | None:
-    """The line of the first detection key naming ``field`` (before any ``|modifier``)."""
+def field_line(data: bytes, field: str, document: int = 0, selection: str | None = None) -> int | None:
+    """The line of the first detection key naming ``field`` (before any ``|modifier``).
+
+    Args:
+        data: The rule file's bytes.
+        field: The field name as written in the rule.
+        document: Which YAML document of the file.
+        selection: Look in this detection (selection) first, when known.
+    """
     docs = _documents(data)
     if document >= len(docs):
         return None
     for k, v in _pairs(docs[document]):
         if isinstance(k, yaml.ScalarNode) and k.value == "detection":
-            return _find_field(v, field)
+            inside = [sv for sk, sv in _pairs(v) if isinstance(sk, yaml.ScalarNode) and sk.value == selection]
+            first = _find_field(inside[0], field) if inside else None
+            return first or _find_field(v, field)
     return None
 
 
