@@ -51,7 +51,12 @@ def okta_session(ctx: Context, emp: Employee, at: datetime | None = None) -> Non
         step=1, legacy="core.user.factor.attempt_success",
     )  # fmt: skip
     emit_okta(ctx, later(at, ctx, 4, 15), mfa)
-    at = later(at, ctx, 15, 60)
+    _apps(ctx, later(at, ctx, 15, 60), emp, session)
+
+
+def _apps(ctx: Context, at: datetime, emp: Employee, session: str) -> None:
+    """Single sign-on to one to three apps, sometimes an OAuth2 refresh later."""
+    rng = ctx.rng
     for app_id, app in rng.sample(APPS, rng.randint(1, 3)):
         sso = OktaEvent(
             "user.authentication.sso", f"User single sign on to app {app}", emp, emp.ip, session=session,

@@ -35,18 +35,7 @@ def user_event(
 ) -> str:
     """Write one user event (``LOGIN``, ``LOGIN_ERROR``, ``REFRESH_TOKEN``...); returns its id."""
     at = ctx.clamp(at)
-    details: dict[str, str] = {"auth_method": "openid-connect", "username": username}
-    if kind in ("LOGIN", "LOGIN_ERROR"):
-        details.update(auth_type="code", redirect_uri=REDIRECTS[client], code_id=uuid_like(ctx.rng))
-    if kind in ("CODE_TO_TOKEN", "REFRESH_TOKEN"):
-        details.update(
-            token_id=uuid_like(ctx.rng),
-            refresh_token_id=uuid_like(ctx.rng),
-            refresh_token_type="Refresh",
-            scope="openid profile email",
-            grant_type="authorization_code" if kind == "CODE_TO_TOKEN" else "refresh_token",
-            client_auth_method="client-secret" if client == "web-banking" else "none",
-        )
+    details = _details(ctx, kind, client, username)
     details.update(extra or {})
     rec: dict[str, Any] = {
         "id": uuid_like(ctx.rng),
@@ -62,6 +51,23 @@ def user_event(
         rec["error"] = error
     rec["details"] = details
     return ctx.emit(Source.KEYCLOAK, at, rec, trail)
+
+
+def _details(ctx: Context, kind: str, client: str, username: str) -> dict[str, str]:
+    """The ``details`` map Keycloak writes for ``kind``."""
+    details: dict[str, str] = {"auth_method": "openid-connect", "username": username}
+    if kind in ("LOGIN", "LOGIN_ERROR"):
+        details.update(auth_type="code", redirect_uri=REDIRECTS[client], code_id=uuid_like(ctx.rng))
+    if kind in ("CODE_TO_TOKEN", "REFRESH_TOKEN"):
+        details.update(
+            token_id=uuid_like(ctx.rng),
+            refresh_token_id=uuid_like(ctx.rng),
+            refresh_token_type="Refresh",
+            scope="openid profile email",
+            grant_type="authorization_code" if kind == "CODE_TO_TOKEN" else "refresh_token",
+            client_auth_method="client-secret" if client == "web-banking" else "none",
+        )
+    return details
 
 
 def admin_event(

@@ -97,9 +97,26 @@ def emit_ext_authz(
     trail: Trail | None = None,
 ) -> str:
     """Write one ``envoy/authz/allow`` decision for an ext_authz check; returns its ``decision_id``."""
-    at, rng = ctx.clamp(at), ctx.rng
+    at = ctx.clamp(at)
     rec = _envelope(ctx, at, ENVOY_PATH, ENVOY_REVISION)
-    rec["input"] = {
+    rec["input"] = _ext_authz_input(ctx, principal, source_ip, dest_principal, method, path, host, headers)
+    rec["result"] = allow
+    return ctx.emit(Source.OPA, at, rec, trail)
+
+
+def _ext_authz_input(
+    ctx: Context,
+    principal: str,
+    source_ip: str,
+    dest_principal: str,
+    method: str,
+    path: str,
+    host: str,
+    headers: dict[str, str],
+) -> dict[str, Any]:
+    """The CheckRequest input Envoy's ext_authz filter sends OPA."""
+    rng = ctx.rng
+    return {
         "attributes": {
             "source": {
                 "principal": principal,
@@ -123,8 +140,6 @@ def emit_ext_authz(
         "parsed_path": [p for p in path.split("?")[0].split("/") if p],
         "truncated_body": False,
     }
-    rec["result"] = allow
-    return ctx.emit(Source.OPA, at, rec, trail)
 
 
 def trace_id(ctx: Context) -> str:

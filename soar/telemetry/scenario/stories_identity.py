@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from soar.telemetry.scenario.envoy import emit_envoy
 from soar.telemetry.scenario.flows import AUTH_PATH, TOKEN_PATH, Where, account_view, ingress, later, sign_in
@@ -136,39 +137,22 @@ def okta_admin_takeover(ctx: Context) -> StoryTruth:
     ip, at = public_ip(rng, "US"), ctx.place(timedelta(minutes=40))
     session = f"102{hex_id(rng, 20)}"
 
-    def okta(
-        kind: str, display: str, targets: tuple[dict[str, object], ...] = (), legacy: str | None = None
-    ) -> None:
-        nonlocal at
+    factor = named_target("Factor", okta_id(rng, "mfa"), "Okta Verify")
+    role = named_target("ROLE", "SUPER_ADMIN", "Super Administrator")
+    group = named_target("UserGroup", okta_id(rng, "00g"), "Okta-Admins")
+    steps: tuple[tuple[str, str, tuple[dict[str, Any], ...], str | None], ...] = (
+        ("user.session.start", "User login to Okta", (), "core.user_auth.login_success"),
+        ("user.authentication.auth_via_mfa", "Authentication of user via MFA", (), None),
+        ("user.mfa.factor.reset_all", "Reset all factors for user", (user_target(victim),), "core.user.factor.reset_all"),
+        ("user.mfa.factor.deactivate", "Reset factor for user", (user_target(victim), factor), "core.user.factor.deactivate"),
+        ("user.account.privilege.grant", "Grant user privilege", (user_target(accomplice), role), "core.user.admin_privilege.granted"),
+        ("group.user_membership.add", "Add user to group membership", (user_target(accomplice), group), None),
+    )  # fmt: skip
+    for kind, display, targets, legacy in steps:
         ev = OktaEvent(
             kind, display, admin, ip, country="US", session=session, targets=targets, legacy=legacy
         )
         emit_okta(ctx, at, ev, trail)
         at = later(at, ctx, 40, 300)
-
-    okta("user.session.start", "User login to Okta", legacy="core.user_auth.login_success")
-    okta("user.authentication.auth_via_mfa", "Authentication of user via MFA")
-    okta(
-        "user.mfa.factor.reset_all",
-        "Reset all factors for user",
-        (user_target(victim),),
-        "core.user.factor.reset_all",
-    )
-    factor = named_target("Factor", okta_id(rng, "mfa"), "Okta Verify")
-    okta(
-        "user.mfa.factor.deactivate",
-        "Reset factor for user",
-        (user_target(victim), factor),
-        "core.user.factor.deactivate",
-    )
-    role = named_target("ROLE", "SUPER_ADMIN", "Super Administrator")
-    okta(
-        "user.account.privilege.grant",
-        "Grant user privilege",
-        (user_target(accomplice), role),
-        "core.user.admin_privilege.granted",
-    )
-    group = named_target("UserGroup", okta_id(rng, "00g"), "Okta-Admins")
-    okta("group.user_membership.add", "Add user to group membership", (user_target(accomplice), group))
     entities = {"user.name": admin.login, "source.ip": ip, "user.target.name": accomplice.login}
     return truth(OKTA_ADMIN_TAKEOVER, trail, entities)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from soar.telemetry.scenario.app import AppEvent, emit_app
 from soar.telemetry.scenario.benign_customers import PAYMENT_LIMIT_EUR, consent_id
@@ -40,7 +40,7 @@ TPP_SCOPE = StoryInfo(
 
 def payment_without_mfa(ctx: Context) -> StoryTruth:
     """OPA denies a payment for missing MFA, then allows the same subject through another path."""
-    rng, trail, w = ctx.rng, Trail(), ctx.world
+    rng, trail = ctx.rng, Trail()
     c = rng.choice(ctx.world.customers)
     where = Where.home(c)
     at = ctx.place(timedelta(minutes=10))
@@ -59,7 +59,19 @@ def payment_without_mfa(ctx: Context) -> StoryTruth:
     )  # fmt: skip
     emit_app(ctx, later(at, ctx, 0.03, 0.05), base, trail)
     at, tx2 = later(at, ctx, 30, 90), new_transaction_id(ctx)
-    legacy = replace(inp, channel="batch", transaction_id=tx2)
+    _legacy_transfer(ctx, at, where, replace(inp, channel="batch", transaction_id=tx2), base, trail)
+    return truth(
+        PAYMENT_WITHOUT_MFA,
+        trail,
+        {"user.name": c.username, "customer.id": c.customer_id, "source.ip": where.ip, "transaction.id": tx2},
+    )
+
+
+def _legacy_transfer(
+    ctx: Context, at: datetime, where: Where, legacy: PaymentInput, base: AppEvent, trail: Trail
+) -> None:
+    """The retry through the legacy endpoint: OPA allows it, the payment completes without MFA."""
+    w, tx2 = ctx.world, legacy.transaction_id
     emit_envoy(
         ctx, at, ingress(ctx, where, "POST", "/api/v0/transfers?mode=batch", 201, "payments-api"), trail
     )
@@ -85,11 +97,6 @@ def payment_without_mfa(ctx: Context) -> StoryTruth:
         later(at, ctx, 0.1, 0.2),
         replace(ok, msg="payment.completed", outcome="success", http_status=201),
         trail,
-    )
-    return truth(
-        PAYMENT_WITHOUT_MFA,
-        trail,
-        {"user.name": c.username, "customer.id": c.customer_id, "source.ip": where.ip, "transaction.id": tx2},
     )
 
 

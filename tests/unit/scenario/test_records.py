@@ -59,7 +59,8 @@ def test_story_event_ids_exist(scenario: Scenario) -> None:
     index = {s: {json.loads(line)[ID_KEY[s]] for line in scenario.records[s]} for s in Source}
     for story in scenario.stories:
         assert story.events, story.id
-        assert story.attack_techniques and story.entities, story.id
+        assert story.attack_techniques, story.id
+        assert story.entities, story.id
         assert scenario.start <= story.start <= story.end <= scenario.end, story.id
         for source, ids in story.events.items():
             missing = set(ids) - index[Source(source)]
@@ -89,16 +90,21 @@ def test_incident_figures(scenario: Scenario) -> None:
     }
     assert figures["downtime_minutes"] == 150
     clients, txs = figures["clients_affected"], figures["transactions_affected"]
-    assert isinstance(clients, int) and isinstance(txs, int) and 0 < clients <= txs
+    assert isinstance(clients, int)
+    assert isinstance(txs, int)
+    assert 0 < clients <= txs
     states = figures["member_states"]
-    assert isinstance(states, list) and len(states) >= 2
+    assert isinstance(states, list)
+    assert len(states) >= 2
 
 
 def test_incident_figures_match_the_app_log(small: Scenario) -> None:
     story = small.story("payments-availability-incident")
     mine = set(story.events["app"])
     failed = [
-        r for r in map(json.loads, small.records[Source.APP]) if r["event_id"] in mine and r["msg"] == "payment.failed"
+        r
+        for r in map(json.loads, small.records[Source.APP])
+        if r["event_id"] in mine and r["msg"] == "payment.failed"
     ]
     assert len(failed) == story.figures["transactions_affected"]
     assert len({r["customer_id"] for r in failed}) == story.figures["clients_affected"]
