@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from sigma.conditions import ConditionIdentifier
+from sigma.conditions import ConditionFieldEqualsValueExpression, ConditionIdentifier
 from sigma.conversion.base import Backend
 from sigma.conversion.state import ConversionState
 from sigma.exceptions import SigmaFeatureNotSupportedByBackendError
@@ -192,6 +192,14 @@ class QueryDslBackend(Backend):
             raise UnsupportedConstruct(f"a numeric comparison cannot be made on {ftype} field", field)
         op = _RANGE_OPS[cond.value.op.name]
         return dsl.named({"range": {field: {op: cond.value.number.number}}}, _name(cond, field))
+
+    def convert_condition_field_eq_expansion(self, cond: Any, state: ConversionState) -> Query | None:
+        """Expanded values (``|base64offset``, ``|windash``): any of them, named like their selection."""
+        children = [ConditionFieldEqualsValueExpression(cond.field, v) for v in cond.value.values]
+        for child in children:
+            child.parent = cond  # keeps the selection name reachable for ``_name``
+        parts = [q for child in children if (q := self.convert_condition(child, state)) is not None]
+        return _or(parts) if parts else None
 
     def convert_condition_field_eq_val_null(self, cond: Any, state: ConversionState) -> Query:
         """``null``: the field is absent."""
