@@ -79,8 +79,12 @@ def normalise(raw: str) -> dict[str, Any]:
     if latency is not None and not 0 <= latency < 1e12:
         raise NormalisationError(f"out of range: {latency}", field="latency_ms")
     status = line.get("http_status")
-    if status is not None and (isinstance(status, bool) or not isinstance(status, int)):
-        raise NormalisationError(f"expected an integer, got {type(status).__name__}", field="http_status")
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 0 <= status < 1000
+    ):
+        raise NormalisationError(
+            f"expected an HTTP status code, got {str(status)[:20]!r}", field="http_status"
+        )
     doc: dict[str, Any] = {
         "@timestamp": iso(timestamp),
         "event": {
@@ -168,7 +172,12 @@ def _number(line: dict[str, Any], name: str) -> float | None:
     value = line.get(name)
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) < 1e15
+    ):
         return value
     raise NormalisationError(f"expected a finite number, got {str(value)[:40]!r}", field=name)
 

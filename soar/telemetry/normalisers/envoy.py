@@ -96,6 +96,7 @@ downstream_tls_version downstream_peer_subject connection_security_policy rbac_p
 source_namespace destination_workload destination_namespace destination_service destination_service_name country"""
 _KNOWN = frozenset([*_ISTIO, *_EXTRA_KEYS.split()])
 _ABSENT = (None, "-", "")
+_MAX_INT = 10**12  # bytes or milliseconds beyond this are corrupt, and would overflow event.duration (ns)
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
@@ -171,13 +172,16 @@ def _int(fields: dict[str, Any], name: str) -> int | None:
     value = fields.get(name)
     if value in _ABSENT:
         return None
+    number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and math.isfinite(value):
-        return int(value)
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    raise NormalisationError(f"expected a number, got {str(value)[:40]!r}", field=name)
+        number = value
+    elif isinstance(value, float) and math.isfinite(value):
+        number = int(value)
+    elif isinstance(value, str) and value.isascii() and value.isdigit():
+        number = int(value[:20])  # a longer digit string is out of range anyway
+    if number is None or not 0 <= number < _MAX_INT:
+        raise NormalisationError(f"expected a count or milliseconds, got {str(value)[:40]!r}", field=name)
+    return number
 
 
 def _address(value: str | None) -> tuple[str | None, int | None]:
@@ -193,7 +197,9 @@ def _address(value: str | None) -> tuple[str | None, int | None]:
     ip = _ip(host)
     if ip is None:
         return None, None
-    return ip, int(port) if port and port.isascii() and port.isdigit() else None
+    if port and port.isascii() and port.isdigit() and int(port[:6]) <= 65535:
+        return ip, int(port)
+    return ip, None
 
 
 def _ip(host: str) -> str | None:

@@ -135,7 +135,12 @@ def _number(obj: dict[str, Any], key: str, field: str) -> float | None:
             return _number({key: float(value)}, key, field)
         except ValueError:
             raise NormalisationError(f"expected a number, got {value[:40]!r}", field=field) from None
-    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) < 1e15
+    ):
         return value
     raise NormalisationError(f"expected a finite number, got {str(value)[:40]!r}", field=field)
 

@@ -134,6 +134,8 @@ def test_unknown_message_is_info() -> None:
         ({"approval": {"required": True, "approvers": "a"}}, "approval.approvers"),
         ({"approval": []}, "approval"),
         ({"http_status": "200"}, "http_status"),
+        ({"http_status": 10**6}, "http_status"),
+        ({"amount": 1e300}, "amount"),
         ({"currency": 978}, "currency"),
     ],
 )

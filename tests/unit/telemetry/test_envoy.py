@@ -214,6 +214,8 @@ def test_envoy_gateway_header_style_keys() -> None:
         ({"start_time": "02/03/2026"}, "start_time"),
         ({"response_code": "OK"}, "response_code"),
         ({"duration": [1]}, "duration"),
+        ({"duration": "9" * 30}, "duration"),
+        ({"bytes_sent": -1}, "bytes_sent"),
         ({"user_agent": {"a": 1}}, "user_agent"),
     ],
 )
