@@ -76,7 +76,8 @@ def emit_audit(ctx: Context, at: datetime, user: K8sUser, call: ApiCall, trail: 
     at = ctx.clamp(at)
     group, version = _GROUPS.get(call.resource, ("", "v1"))
     obj: dict[str, Any] = {"resource": call.resource, "apiVersion": version.split("/")[-1]}
-    obj["apiGroup"] = group
+    if group:  # the API server leaves apiGroup out for the core group
+        obj["apiGroup"] = group
     if call.namespace is not None:
         obj["namespace"] = call.namespace
     if call.name is not None:

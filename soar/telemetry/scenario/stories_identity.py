@@ -51,11 +51,12 @@ def credential_stuffing(ctx: Context) -> StoryTruth:
     rng, trail = ctx.rng, Trail()
     attempts = ctx.scaled(160, minimum=40)
     at = ctx.place(timedelta(minutes=12))
-    ips = [public_ip(rng, c) for c in ("NL", "VN", "BR")]
+    bots = [(public_ip(rng, c), c) for c in ("NL", "VN", "BR")]
+    ips = [ip for ip, _ in bots]
     victims = rng.sample(ctx.world.customers, min(len(ctx.world.customers), attempts // 3))
     for i in range(attempts):
-        ip = ips[i % len(ips)]
-        where = Where(ip, "NL", BOT_AGENT)
+        ip, country = bots[i % len(bots)]
+        where = Where(ip, country, BOT_AGENT)
         emit_envoy(ctx, at, ingress(ctx, where, "POST", AUTH_PATH, 200, "keycloak"), trail)
         if i % 3 == 0 and victims:
             c = victims[i // 3 % len(victims)]
