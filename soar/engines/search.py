@@ -126,7 +126,9 @@ async def detect_flavour(settings: SearchSettings, url: str) -> SearchFlavour:
             timeout=settings.request_timeout,
         ) as http:
             response = await http.get(url.rstrip("/") + "/")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, ssl.SSLError, OSError) as exc:
+        # Under TLS 1.3 a refused client certificate arrives as an alert after the handshake, and can
+        # surface as a bare ssl.SSLError rather than an httpx error.
         raise EngineUnavailable(f"search engine at {url} is not reachable: {type(exc).__name__}") from None
     if response.status_code in (401, 403):
         raise SearchError(f"search engine at {url} refused the credentials (HTTP {response.status_code})")
