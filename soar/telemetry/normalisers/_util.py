@@ -8,6 +8,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Any
 
 from soar.errors import NormalisationError
@@ -167,8 +168,14 @@ def ip_or_none(value: Any) -> str | None:
     Returns:
         The address string in canonical form, or None.
     """
-    if not isinstance(value, str) or not value:
+    if not isinstance(value, str) or not value or len(value) > 64:
         return None
+    return _canonical_ip(value)
+
+
+@lru_cache(maxsize=8192)
+def _canonical_ip(value: str) -> str | None:
+    # Addresses repeat a lot in telemetry; ipaddress parsing is the slow part of a normaliser.
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:
@@ -186,19 +193,33 @@ def drop_none(d: dict[str, Any]) -> dict[str, Any]:
     """
     out: dict[str, Any] = {}
     for key, value in d.items():
-        cleaned = _clean(value)
-        if cleaned is not None:
-            out[key] = cleaned
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is dict:
+            value = drop_none(value)
+            if not value:
+                continue
+        elif kind is list:
+            value = _clean_list(value)
+        out[key] = value
     return out
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, dict):
-        nested = drop_none(value)
-        return nested or None
-    if isinstance(value, list):
-        return [c for c in (_clean(v) for v in value) if c is not None]
-    return value
+def _clean_list(values: list[Any]) -> list[Any]:
+    out = []
+    for value in values:
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is dict:
+            value = drop_none(value)
+            if not value:
+                continue
+        elif kind is list:
+            value = _clean_list(value)
+        out.append(value)
+    return out
 
 
 def as_str(value: Any) -> str | None:

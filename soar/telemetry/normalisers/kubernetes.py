@@ -73,7 +73,9 @@ def normalise(raw: str) -> dict[str, Any]:
     doc = _document(native, verb, raw)
     for key, value in extra.items():
         doc.setdefault(key, {}).update(value)
-    return drop_none(doc)
+    out = drop_none(doc)
+    out["kubernetes"] = {"audit": native}  # kept whole, nulls and all (Elasticsearch ignores nulls)
+    return out
 
 
 def _short(value: Any) -> str:
@@ -95,7 +97,6 @@ def _document(ev: dict[str, Any], verb: str | None, raw: str) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "@timestamp": iso(stamp),
         "event": _event(ev, verb, resource, code, annotations, raw),
-        "kubernetes": {"audit": ev},
         "url": {"original": typed(ev, "requestURI", str)},
         "http": {"response": {"status_code": code}},
         "user_agent": {"original": typed(ev, "userAgent", str)},

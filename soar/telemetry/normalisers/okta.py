@@ -87,7 +87,6 @@ def normalise(raw: str) -> dict[str, Any]:
         "@timestamp": iso(stamp),
         "event": _event(ev, event_type or None, raw),
         "message": typed(ev, "displayMessage", str),
-        "okta": _namespace(ev),
         "user": _user(actor, targets),
         "source": _source(client),
         "user_agent": _user_agent(client),
@@ -95,7 +94,9 @@ def normalise(raw: str) -> dict[str, Any]:
         "http": {"request": {"id": as_str(_debug(ev).get("requestId"))}},
         "related": _related(ev, actor, client, targets),
     }
-    return drop_none(doc)
+    out = drop_none(doc)
+    out["okta"] = _namespace(ev)
+    return out
 
 
 def _event(ev: dict[str, Any], event_type: str | None, raw: str) -> dict[str, Any]:
@@ -137,8 +138,12 @@ def _namespace(ev: dict[str, Any]) -> dict[str, Any]:
 def _snake_tree(value: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, item in value.items():
-        if isinstance(item, dict) and key not in _FREE_FORM:
+        if item is None:
+            continue
+        if type(item) is dict and key not in _FREE_FORM:
             item = _snake_tree(item)
+            if not item:
+                continue
         out[_snake(key)] = item
     return out
 
