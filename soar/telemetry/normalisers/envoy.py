@@ -95,6 +95,7 @@ _EXTRA_KEYS = """start_time method path protocol referer downstream_peer_uri_san
 downstream_tls_version downstream_peer_subject connection_security_policy rbac_policy rbac_result source_workload
 source_namespace destination_workload destination_namespace destination_service destination_service_name country"""
 _KNOWN = frozenset([*_ISTIO, *_EXTRA_KEYS.split()])
+_INT_KEYS = frozenset(["response_code", "bytes_received", "bytes_sent", "duration", "upstream_service_time"])
 _ABSENT = (None, "-", "")
 _MAX_INT = 10**12  # bytes or milliseconds beyond this are corrupt, and would overflow event.duration (ns)
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
@@ -118,7 +119,7 @@ def normalise(raw: str) -> dict[str, Any]:
         fields, fmt = _from_json(parse_json_object(text)), "json"
     else:
         fields, fmt = _from_text(text)
-    return _document(fields, raw, fmt)
+    return _document(_clean(fields), raw, fmt)
 
 
 def _from_json(obj: dict[str, Any]) -> dict[str, Any]:
@@ -155,23 +156,27 @@ def _from_text(text: str) -> tuple[dict[str, Any], str]:
     return fields, fmt
 
 
-def _str(fields: dict[str, Any], name: str) -> str | None:
-    value = fields.get(name)
-    if type(value) is str and value != "-" and value:
-        return value  # the hot path: a present string
-    if value in _ABSENT:
-        return None
-    if isinstance(value, str):
-        return value
+def _clean(fields: dict[str, Any]) -> dict[str, Any]:
+    """Drop absent values (``-``, empty, null) and type the known fields once, so the rest is plain dict work."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if value is None or value == "-" or value == "":
+            continue
+        if key in _INT_KEYS:
+            value = _to_int(value, key)
+        elif key in _KNOWN and type(value) is not str:
+            value = _to_str(value, key)
+        out[key] = value
+    return out
+
+
+def _to_str(value: Any, name: str) -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
     raise NormalisationError(f"expected a string, got {type(value).__name__}", field=name)
 
 
-def _int(fields: dict[str, Any], name: str) -> int | None:
-    value = fields.get(name)
-    if value in _ABSENT:
-        return None
+def _to_int(value: Any, name: str) -> int:
     number: int | None = None
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
@@ -229,12 +234,12 @@ def _prune(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _document(fields: dict[str, Any], raw: str, fmt: str) -> dict[str, Any]:
-    if fields.get("start_time") in _ABSENT:
+    if "start_time" not in fields:
         raise NormalisationError('missing: the access-log format needs "%START_TIME%"', field="start_time")
     timestamp = parse_time(fields["start_time"], "start_time")
-    method = _str(fields, "method")
-    code = _int(fields, "response_code")
-    duration = _int(fields, "duration")
+    method = fields.get("method")
+    code = fields.get("response_code")
+    duration = fields.get("duration")
     envoy, denied = _envoy_namespace(fields, code)
     envoy["format"] = fmt
     doc: dict[str, Any] = {
@@ -267,66 +272,66 @@ def _outcome(code: int | None, denied: bool, flags: list[str] | None) -> str:
 
 
 def _envoy_namespace(fields: dict[str, Any], code: int | None) -> tuple[dict[str, Any], bool]:
-    flags = _str(fields, "response_flags")
-    details = _str(fields, "response_code_details")
-    policy, result = _str(fields, "rbac_policy"), _str(fields, "rbac_result")
+    flags = fields.get("response_flags")
+    details = fields.get("response_code_details")
+    policy, result = fields.get("rbac_policy"), fields.get("rbac_result")
     matched = _RBAC_DENIED.match(details or "")
     if matched:
         result = result or "denied"
         policy = policy or (matched.group(1) if matched.group(1) not in ("", "none") else None)
     result = result.lower() if result else None
-    cluster = _str(fields, "upstream_cluster")
+    cluster = fields.get("upstream_cluster")
     envoy: dict[str, Any] = {
         "response_code": code,
         "response_flags": flags.split(",") if flags else None,
         "response_code_details": details,
-        "connection_termination_details": _str(fields, "connection_termination_details"),
-        "route_name": _str(fields, "route_name"),
-        "requested_server_name": _str(fields, "requested_server_name"),
+        "connection_termination_details": fields.get("connection_termination_details"),
+        "route_name": fields.get("route_name"),
+        "requested_server_name": fields.get("requested_server_name"),
         "direction": cluster.partition("|")[0] if cluster and "|" in cluster else None,
         "upstream": {
-            "host": _str(fields, "upstream_host"),
+            "host": fields.get("upstream_host"),
             "cluster": cluster,
-            "local_address": _str(fields, "upstream_local_address"),
-            "transport_failure_reason": _str(fields, "upstream_transport_failure_reason"),
-            "service_time": _int(fields, "upstream_service_time"),
+            "local_address": fields.get("upstream_local_address"),
+            "transport_failure_reason": fields.get("upstream_transport_failure_reason"),
+            "service_time": fields.get("upstream_service_time"),
         },
         "rbac": {"policy": policy, "result": result},
         "mtls": _mtls(fields),
         "source": {
-            "workload": _str(fields, "source_workload"),
-            "namespace": _str(fields, "source_namespace"),
+            "workload": fields.get("source_workload"),
+            "namespace": fields.get("source_namespace"),
         },
         "destination": {
-            "workload": _str(fields, "destination_workload"),
-            "namespace": _str(fields, "destination_namespace"),
-            "service": _str(fields, "destination_service"),
+            "workload": fields.get("destination_workload"),
+            "namespace": fields.get("destination_namespace"),
+            "service": fields.get("destination_service"),
         },
     }
     for key, value in fields.items():
-        if key not in _KNOWN and key not in envoy and value not in _ABSENT:
+        if key not in _KNOWN and key not in envoy:
             envoy[key] = value
     details_denied = bool(details and details.startswith("ext_authz_denied"))
     return envoy, result == "denied" or details_denied
 
 
 def _mtls(fields: dict[str, Any]) -> dict[str, Any]:
-    policy = _str(fields, "connection_security_policy")
-    peer = _str(fields, "downstream_peer_uri_san")
+    policy = fields.get("connection_security_policy")
+    peer = fields.get("downstream_peer_uri_san")
     return {
         "connection_security_policy": policy.lower() if policy else None,
         "peer_principal": peer,
-        "local_principal": _str(fields, "downstream_local_uri_san"),
+        "local_principal": fields.get("downstream_local_uri_san"),
         "mutual": (policy.lower() == "mutual_tls") if policy else (True if peer else None),
     }
 
 
 def _add_http(doc: dict[str, Any], fields: dict[str, Any], method: str | None, code: int | None) -> None:
-    path = _str(fields, "path")
-    authority = _str(fields, "authority")
-    protocol = _str(fields, "protocol")
+    path = fields.get("path")
+    authority = fields.get("authority")
+    protocol = fields.get("protocol")
     domain, _, port = (authority or "").rpartition(":") if ":" in (authority or "") else (authority, "", "")
-    received, sent = _int(fields, "bytes_received"), _int(fields, "bytes_sent")
+    received, sent = fields.get("bytes_received"), fields.get("bytes_sent")
     doc["url"] = {
         "original": path,
         "path": path.partition("?")[0] if path else None,
@@ -338,25 +343,25 @@ def _add_http(doc: dict[str, Any], fields: dict[str, Any], method: str | None, c
         "version": protocol.partition("/")[2] or None if protocol and protocol.startswith("HTTP/") else None,
         "request": {
             "method": method,
-            "id": _str(fields, "request_id"),
-            "referrer": _str(fields, "referer"),
+            "id": fields.get("request_id"),
+            "referrer": fields.get("referer"),
             "bytes": received,
             "body": {"bytes": received},
         },
         "response": {"status_code": code or None, "bytes": sent, "body": {"bytes": sent}},
     }
-    doc["user_agent"] = {"original": _str(fields, "user_agent")}
-    service = _str(fields, "destination_workload") or _str(fields, "destination_service_name")
-    doc["service"] = {"name": service or _str(fields, "destination_service")}
+    doc["user_agent"] = {"original": fields.get("user_agent")}
+    service = fields.get("destination_workload") or fields.get("destination_service_name")
+    doc["service"] = {"name": service or fields.get("destination_service")}
     if protocol:
         doc["network"] = {"protocol": protocol.partition("/")[0].lower()}
 
 
 def _add_network(doc: dict[str, Any], fields: dict[str, Any], envoy: dict[str, Any]) -> None:
-    hops = [h.strip() for h in (_str(fields, "x_forwarded_for") or "").split(",") if h.strip()]
+    hops = [h.strip() for h in (fields.get("x_forwarded_for") or "").split(",") if h.strip()]
     client_ip = _address(hops[0])[0] if hops else None
-    src_ip, src_port = _address(_str(fields, "downstream_remote_address"))
-    dst_ip, dst_port = _address(_str(fields, "downstream_local_address"))
+    src_ip, src_port = _address(fields.get("downstream_remote_address"))
+    dst_ip, dst_port = _address(fields.get("downstream_local_address"))
     if src_ip is None:
         # Envoy's plain default format has no peer address: the first X-Forwarded-For hop is all there is.
         src_ip = client_ip
@@ -364,7 +369,7 @@ def _add_network(doc: dict[str, Any], fields: dict[str, Any], envoy: dict[str, A
     doc["source"] = {
         "ip": src_ip,
         "port": src_port,
-        "geo": {"country_iso_code": _str(fields, "country")},
+        "geo": {"country_iso_code": fields.get("country")},
     }
     doc["client"] = {"ip": client_ip}
     doc["destination"] = {"ip": dst_ip, "port": dst_port, "domain": doc["url"]["domain"]}
@@ -377,10 +382,10 @@ def _add_network(doc: dict[str, Any], fields: dict[str, Any], envoy: dict[str, A
 
 
 def _add_tls(doc: dict[str, Any], fields: dict[str, Any]) -> None:
-    version = _str(fields, "downstream_tls_version")
-    peer = _str(fields, "downstream_peer_uri_san")
-    local = _str(fields, "downstream_local_uri_san")
-    sni = _str(fields, "requested_server_name")
+    version = fields.get("downstream_tls_version")
+    peer = fields.get("downstream_peer_uri_san")
+    local = fields.get("downstream_local_uri_san")
+    sni = fields.get("requested_server_name")
     if not (version or peer or local):
         return
     protocol, _, number = (version or "").upper().partition("V")
@@ -390,7 +395,7 @@ def _add_tls(doc: dict[str, Any], fields: dict[str, Any]) -> None:
         "version_protocol": protocol.lower() or None,
         "client": {
             "server_name": sni,
-            "subject": _str(fields, "downstream_peer_subject"),
+            "subject": fields.get("downstream_peer_subject"),
             "x509": {"alternative_names": [peer] if peer else None},
         },
         "server": {"x509": {"alternative_names": [local] if local else None}},
