@@ -126,6 +126,6 @@ def _parse_document(document: dict[str, Any], data: bytes, path: Path, index: in
 
 def _rule_error(exc: SigmaError, data: bytes, path: Path, index: int, rule_id: str | None) -> RuleError:
     source = getattr(exc, "source", None)
-    line = getattr(source, "line", None) or error_line(data, type(exc).__name__, index)
-    reason = str(getattr(exc, "args", [exc])[0]) if getattr(exc, "args", None) else str(exc)
+    reason = str(exc.args[0]) if exc.args else str(exc)
+    line = getattr(source, "line", None) or error_line(data, type(exc).__name__, index, reason)
     return RuleError(reason, file=str(path), line=line, rule_id=rule_id)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+from collections.abc import Callable, Iterator
 
 import yaml
 
@@ -25,6 +26,9 @@ _KEY_BY_ERROR = (  # pySigma error class name fragment -> the top-level key it i
     ("Value", "detection"),
     ("Regular", "detection"),
 )
+
+
+_UNKNOWN_MODIFIER = re.compile(r"Unknown modifier '?([A-Za-z0-9_]+)'?")
 
 
 def _documents(data: bytes) -> list[yaml.Node]:
@@ -71,20 +75,45 @@ def field_line(data: bytes, field: str, document: int = 0, selection: str | None
 
 
 def _find_field(node: yaml.Node, field: str) -> int | None:
+    return _find_key(node, lambda key: key.split("|", 1)[0] == field)
+
+
+def modifier_line(data: bytes, modifier: str, document: int = 0) -> int | None:
+    """The line of the first detection key that uses ``|modifier``."""
+    docs = _documents(data)
+    if document >= len(docs):
+        return None
+    for k, v in _pairs(docs[document]):
+        if isinstance(k, yaml.ScalarNode) and k.value == "detection":
+            return _find_key(v, lambda key: modifier in key.split("|")[1:])
+    return None
+
+
+def _find_key(node: yaml.Node, wanted: Callable[[str], bool]) -> int | None:
     if isinstance(node, yaml.SequenceNode):
         for item in node.value:
-            if (line := _find_field(item, field)) is not None:
+            if (line := _find_key(item, wanted)) is not None:
                 return line
     for k, v in _pairs(node):
-        if isinstance(k, yaml.ScalarNode) and k.value.split("|", 1)[0] == field:
+        if isinstance(k, yaml.ScalarNode) and wanted(str(k.value)):
             return int(k.start_mark.line) + 1
-        if (line := _find_field(v, field)) is not None:
+        if (line := _find_key(v, wanted)) is not None:
             return line
     return None
 
 
-def error_line(data: bytes, error_class: str, document: int = 0) -> int | None:
-    """The line of the key a pySigma error class is most likely about (``SigmaTitleError`` -> title)."""
+def error_line(data: bytes, error_class: str, document: int = 0, message: str = "") -> int | None:
+    """The line of the key a pySigma error is most likely about (``SigmaTitleError`` -> title).
+
+    Args:
+        data: The rule file's bytes.
+        error_class: The pySigma exception class name.
+        document: Which YAML document of the file.
+        message: The error message; an unknown modifier is looked up by name.
+    """
+    unknown = _UNKNOWN_MODIFIER.search(message)
+    if unknown and (line := modifier_line(data, unknown.group(1), document)) is not None:
+        return line
     for fragment, key in _KEY_BY_ERROR:
         if fragment in error_class:
             return key_line(data, key, document)
