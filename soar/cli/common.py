@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import sys
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec
 
 import typer
 from rich.console import Console
@@ -16,7 +16,6 @@ from soar.config import Settings, load_settings
 from soar.errors import SoarError
 
 P = ParamSpec("P")
-T = TypeVar("T")
 
 # Results go to stdout; progress, tables for people and errors go to stderr, so stdout stays pipeable.
 err_console = Console(stderr=True)
@@ -43,16 +42,15 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def command(fn: Callable[P, Coroutine[Any, Any, T]] | Callable[P, T]) -> Callable[P, T]:
+def command(fn: Callable[P, Any]) -> Callable[P, None]:
     """Wrap a command: run coroutines, turn soar errors into one line on stderr and exit 1."""
 
     @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
         try:
             result = fn(*args, **kwargs)
             if asyncio.iscoroutine(result):
-                return cast(T, asyncio.run(result))
-            return result
+                asyncio.run(result)
         except SoarError as exc:
             raise fail(str(exc)) from None
         except KeyboardInterrupt:
