@@ -92,6 +92,8 @@ def _document(ev: dict[str, Any], verb: str | None, raw: str) -> dict[str, Any]:
     obj = typed(ev, "objectRef", dict) or {}
     status = typed(ev, "responseStatus", dict) or {}
     code = typed(status, "code", int, "responseStatus.code")
+    if code is not None and not 0 <= code < 1000:
+        raise NormalisationError(f"not an HTTP status: {code}", field="responseStatus.code")
     annotations = typed(ev, "annotations", dict) or {}
     resource = typed(obj, "resource", str, "objectRef.resource")
     doc: dict[str, Any] = {

@@ -182,8 +182,9 @@ def _source(client: dict[str, Any]) -> dict[str, Any]:
     geo = typed(client, "geographicalContext", dict, "client.geographicalContext") or {}
     point = geo.get("geolocation")
     location = None
-    if isinstance(point, dict) and all(isinstance(point.get(k), int | float) for k in ("lat", "lon")):
-        location = {"lat": point["lat"], "lon": point["lon"]}
+    if isinstance(point, dict) and all(type(point.get(k)) in (int, float) for k in ("lat", "lon")):
+        lat, lon = point["lat"], point["lon"]
+        location = {"lat": lat, "lon": lon} if -90 <= lat <= 90 and -180 <= lon <= 180 else None
     return {
         "ip": ip_or_none(client.get("ipAddress")),
         "geo": {
