@@ -72,21 +72,18 @@ def normalise(raw: str) -> dict[str, Any]:
     if not isinstance(msg, str) or not msg:
         raise NormalisationError("missing or not a string", field="msg")
     s = {name: _text(line, name) for name in _STRINGS}
+    return _document(raw, line, msg, s, iso(timestamp))
+
+
+def _document(
+    raw: str, line: dict[str, Any], msg: str, s: dict[str, str | None], stamp: str
+) -> dict[str, Any]:
     source_ip = ip_or_none(s["source_ip"])
     if s["source_ip"] and source_ip is None:
         raise NormalisationError(f"not an IP address: {s['source_ip'][:60]!r}", field="source_ip")
-    latency = _number(line, "latency_ms")
-    if latency is not None and not 0 <= latency < 1e12:
-        raise NormalisationError(f"out of range: {latency}", field="latency_ms")
-    status = line.get("http_status")
-    if status is not None and (
-        isinstance(status, bool) or not isinstance(status, int) or not 0 <= status < 1000
-    ):
-        raise NormalisationError(
-            f"expected an HTTP status code, got {str(status)[:20]!r}", field="http_status"
-        )
+    latency, status = _latency_and_status(line)
     doc: dict[str, Any] = {
-        "@timestamp": iso(timestamp),
+        "@timestamp": stamp,
         "event": {
             "kind": "event",
             "module": _SPEC.module,
@@ -113,6 +110,20 @@ def normalise(raw: str) -> dict[str, Any]:
         "payment": _payment(line, s, latency),
     }
     return drop_none(doc)
+
+
+def _latency_and_status(line: dict[str, Any]) -> tuple[float | None, int | None]:
+    latency = _number(line, "latency_ms")
+    if latency is not None and not 0 <= latency < 1e12:
+        raise NormalisationError(f"out of range: {latency}", field="latency_ms")
+    status = line.get("http_status")
+    if status is not None and (
+        isinstance(status, bool) or not isinstance(status, int) or not 0 <= status < 1000
+    ):
+        raise NormalisationError(
+            f"expected an HTTP status code, got {str(status)[:20]!r}", field="http_status"
+        )
+    return latency, status
 
 
 def _payment(line: dict[str, Any], s: dict[str, str | None], latency: float | None) -> dict[str, Any]:

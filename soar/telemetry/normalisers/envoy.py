@@ -13,61 +13,29 @@ from soar.telemetry.sources import SOURCES, Source
 
 _SPEC = SOURCES[Source.ENVOY]
 
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(text.split())
+
+
 # Fields after the quoted request line, per text layout, keyed by the number of tokens after the timestamp.
-_ENVOY_DEFAULT = [
-    "response_code",
-    "response_flags",
-    "bytes_received",
-    "bytes_sent",
-    "duration",
-    "upstream_service_time",
-    "x_forwarded_for",
-    "user_agent",
-    "request_id",
-    "authority",
-    "upstream_host",
-]
-_ISTIO_LEGACY = [
-    "response_code",
-    "response_flags",
-    "upstream_transport_failure_reason",
-    "bytes_received",
-    "bytes_sent",
-    "duration",
-    "upstream_service_time",
-    "x_forwarded_for",
-    "user_agent",
-    "request_id",
-    "authority",
-    "upstream_host",
-    "upstream_cluster",
-    "upstream_local_address",
-    "downstream_local_address",
-    "downstream_remote_address",
-    "requested_server_name",
-]
-_ISTIO = [
-    "response_code",
-    "response_flags",
-    "response_code_details",
-    "connection_termination_details",
-    "upstream_transport_failure_reason",
-    "bytes_received",
-    "bytes_sent",
-    "duration",
-    "upstream_service_time",
-    "x_forwarded_for",
-    "user_agent",
-    "request_id",
-    "authority",
-    "upstream_host",
-    "upstream_cluster",
-    "upstream_local_address",
-    "downstream_local_address",
-    "downstream_remote_address",
-    "requested_server_name",
-    "route_name",
-]
+_ENVOY_DEFAULT = _names(
+    "response_code response_flags bytes_received bytes_sent duration upstream_service_time "
+    "x_forwarded_for user_agent request_id authority upstream_host "
+)
+_ISTIO_LEGACY = _names(
+    "response_code response_flags upstream_transport_failure_reason bytes_received bytes_sent "
+    "duration upstream_service_time x_forwarded_for user_agent request_id authority upstream_host "
+    "upstream_cluster upstream_local_address downstream_local_address downstream_remote_address "
+    "requested_server_name "
+)
+_ISTIO = _names(
+    "response_code response_flags response_code_details connection_termination_details "
+    "upstream_transport_failure_reason bytes_received bytes_sent duration upstream_service_time "
+    "x_forwarded_for user_agent request_id authority upstream_host upstream_cluster "
+    "upstream_local_address downstream_local_address downstream_remote_address "
+    "requested_server_name route_name "
+)
 _LAYOUTS = {
     1 + len(_ENVOY_DEFAULT): ("envoy-text", _ENVOY_DEFAULT),
     1 + len(_ISTIO_LEGACY): ("istio-text-legacy", _ISTIO_LEGACY),
@@ -274,12 +242,7 @@ def _outcome(code: int | None, denied: bool, flags: list[str] | None) -> str:
 def _envoy_namespace(fields: dict[str, Any], code: int | None) -> tuple[dict[str, Any], bool]:
     flags = fields.get("response_flags")
     details = fields.get("response_code_details")
-    policy, result = fields.get("rbac_policy"), fields.get("rbac_result")
-    matched = _RBAC_DENIED.match(details or "")
-    if matched:
-        result = result or "denied"
-        policy = policy or (matched.group(1) if matched.group(1) not in ("", "none") else None)
-    result = result.lower() if result else None
+    rbac = _rbac(fields, details)
     cluster = fields.get("upstream_cluster")
     envoy: dict[str, Any] = {
         "response_code": code,
@@ -296,12 +259,9 @@ def _envoy_namespace(fields: dict[str, Any], code: int | None) -> tuple[dict[str
             "transport_failure_reason": fields.get("upstream_transport_failure_reason"),
             "service_time": fields.get("upstream_service_time"),
         },
-        "rbac": {"policy": policy, "result": result},
+        "rbac": rbac,
         "mtls": _mtls(fields),
-        "source": {
-            "workload": fields.get("source_workload"),
-            "namespace": fields.get("source_namespace"),
-        },
+        "source": {"workload": fields.get("source_workload"), "namespace": fields.get("source_namespace")},
         "destination": {
             "workload": fields.get("destination_workload"),
             "namespace": fields.get("destination_namespace"),
@@ -312,7 +272,17 @@ def _envoy_namespace(fields: dict[str, Any], code: int | None) -> tuple[dict[str
         if key not in _KNOWN and key not in envoy:
             envoy[key] = value
     details_denied = bool(details and details.startswith("ext_authz_denied"))
-    return envoy, result == "denied" or details_denied
+    return envoy, rbac["result"] == "denied" or details_denied
+
+
+def _rbac(fields: dict[str, Any], details: str | None) -> dict[str, Any]:
+    """The RBAC policy and result, logged explicitly or read from an enforced denial's response details."""
+    policy, result = fields.get("rbac_policy"), fields.get("rbac_result")
+    matched = _RBAC_DENIED.match(details or "")
+    if matched:
+        result = result or "denied"
+        policy = policy or (matched.group(1) if matched.group(1) not in ("", "none") else None)
+    return {"policy": policy, "result": result.lower() if result else None}
 
 
 def _mtls(fields: dict[str, Any]) -> dict[str, Any]:

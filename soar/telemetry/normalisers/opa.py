@@ -53,16 +53,37 @@ def normalise(raw: str) -> dict[str, Any]:
         NormalisationError: the line is not a decision-log event; ``field`` names the culprit.
     """
     event = parse_json_object(raw)
-    stamp = event.get("timestamp", event.get("time"))
-    timestamp = parse_time(stamp, "timestamp")
-    decision_id = _text(event, "decision_id", required=True)
+    timestamp = parse_time(event.get("timestamp", event.get("time")), "timestamp")
+    opa = _opa_namespace(event)
+    doc: dict[str, Any] = {
+        "@timestamp": iso(timestamp),
+        "event": _event(raw, opa["decision_id"], opa["allowed"]),
+        "opa": opa,
+        "observer": {
+            "product": "opa",
+            "vendor": "Open Policy Agent",
+            "version": get_path(opa, "labels.version"),
+        },
+        "service": {"id": get_path(opa, "labels.id")},
+    }
     raw_input = event.get("input")
-    allowed = _allowed(event.get("result"))
+    if isinstance(raw_input, dict):
+        _from_ext_authz(doc, raw_input)
+        _from_payment_policy(doc, raw_input)
+        _from_plain_input(doc, raw_input)
+    subject = opa.get("subject")
+    doc["user"] = {"name": subject, "roles": opa.get("roles")}
+    doc["related"] = {"user": [subject] if subject else None}
+    return drop_none(doc)
+
+
+def _opa_namespace(event: dict[str, Any]) -> dict[str, Any]:
+    decision_id = _text(event, "decision_id", required=True)
     opa: dict[str, Any] = {
         "decision_id": decision_id,
         "path": _text(event, "path"),
-        "allowed": allowed,
-        "input": _object(raw_input),
+        "allowed": _allowed(event.get("result")),
+        "input": _object(event.get("input")),
         "result": _object(event.get("result")),
         "requested_by": _text(event, "requested_by"),
         "req_id": _number(event, "req_id", "req_id"),
@@ -77,25 +98,7 @@ def normalise(raw: str) -> dict[str, Any]:
     for key, value in event.items():
         if key not in _KNOWN and key not in opa:
             opa[key] = _stringify(value, 1)
-    doc: dict[str, Any] = {
-        "@timestamp": iso(timestamp),
-        "event": _event(raw, decision_id, allowed),
-        "opa": opa,
-        "observer": {
-            "product": "opa",
-            "vendor": "Open Policy Agent",
-            "version": get_path(opa, "labels.version"),
-        },
-        "service": {"id": get_path(opa, "labels.id")},
-    }
-    if isinstance(raw_input, dict):
-        _from_ext_authz(doc, raw_input)
-        _from_payment_policy(doc, raw_input)
-        _from_plain_input(doc, raw_input)
-    subject = opa.get("subject")
-    doc["user"] = {"name": subject, "roles": opa.get("roles")}
-    doc["related"] = {"user": [subject] if subject else None}
-    return drop_none(doc)
+    return opa
 
 
 def _event(raw: str, decision_id: str | None, allowed: bool | None) -> dict[str, Any]:
