@@ -81,4 +81,4 @@ class CompileResult:
     rules: list[CompiledRule] = field(default_factory=list)
     correlations: list[CompiledCorrelation] = field(default_factory=list)
     errors: list[RuleError] = field(default_factory=list)
-    recompiled: int = 0  # rules compiled in this run (the rest came from the cache)
+    recompiled: int = 0  # rules (not correlations) compiled in this run; the rest came from the cache
