@@ -94,6 +94,8 @@ class IncidentBlock(IrModel):
     @model_validator(mode="after")
     def _groups(self) -> IncidentBlock:
         chosen = set(self.root_cause_hl or [])
+        if not chosen:  # a missing field 4.1 is reported by the stage check, under its own number
+            return self
         for item in self.root_cause_detailed or []:
             if DETAILED_ROOT_CAUSES[item] not in chosen:
                 group = DETAILED_ROOT_CAUSES[item].value
