@@ -21,6 +21,8 @@ ID_KEYS: dict[Source, str] = {
     Source.APP: "event_id",
 }
 _MS = timedelta(milliseconds=1)
+# One compact encoder for every line: json.dumps would build a new one per call.
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
 class Recorder:
@@ -41,7 +43,7 @@ class Recorder:
         out: dict[Source, list[str]] = {}
         for source, items in self._records.items():
             items.sort(key=lambda item: (item[0], item[1]))
-            out[source] = [json.dumps(rec, separators=(",", ":"), ensure_ascii=False) for _, _, rec in items]
+            out[source] = [_ENCODE(rec) for _, _, rec in items]
         return out
 
 
