@@ -7,6 +7,7 @@ from typing import Any
 
 from soar.errors import NormalisationError
 from soar.telemetry.normalisers._util import (
+    as_str,
     dedupe,
     drop_none,
     ip_or_none,
@@ -202,26 +203,30 @@ def _from_gcp(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
         else None,
         "userAgent": meta.get("callerSuppliedUserAgent"),
         "requestURI": proto.get("requestURI"),
-        "requestObject": proto.get("request"),
-        "responseObject": proto.get("response"),
+        "requestObject": typed(proto, "request", dict, "protoPayload.request"),
+        "responseObject": typed(proto, "response", dict, "protoPayload.response"),
         "stageTimestamp": stamp,
     }
     status = typed(proto, "status", dict, "protoPayload.status")
-    labels = typed(typed(entry, "resource", dict) or {}, "labels", dict, "resource.labels") or {}
-    extra = {
-        "gcp": {"audit": proto},
-        "cloud": {
-            "provider": "gcp",
-            "account": {"id": labels.get("project_id")},
-            "region": labels.get("location"),
-        },
-        "orchestrator": {"cluster": {"name": labels.get("cluster_name")}},
-    }
     native = {k: v for k, v in event.items() if v is not None}
     if status is not None:  # a gRPC status; Cloud Logging leaves it out for most successes
         grpc = status.get("code", 0)
         native["responseStatus"] = {"code": _GRPC_HTTP.get(grpc, 500) if isinstance(grpc, int) else 500}
-    return native, extra
+    return native, _gcp_context(entry, proto)
+
+
+def _gcp_context(entry: dict[str, Any], proto: dict[str, Any]) -> dict[str, Any]:
+    """The Cloud Logging envelope: the payload kept whole, and the cluster it came from."""
+    labels = typed(typed(entry, "resource", dict) or {}, "labels", dict, "resource.labels") or {}
+    return {
+        "gcp": {"audit": proto},
+        "cloud": {
+            "provider": "gcp",
+            "account": {"id": as_str(labels.get("project_id"))},
+            "region": as_str(labels.get("location")),
+        },
+        "orchestrator": {"cluster": {"name": as_str(labels.get("cluster_name"))}},
+    }
 
 
 def _gcp_object(method: str, resource_name: str | None) -> tuple[str, dict[str, Any]]:
