@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import math
 import re
+from datetime import datetime
 from typing import Any
 
 from soar.errors import NormalisationError
@@ -41,6 +42,7 @@ _LAYOUTS = {
     1 + len(_ISTIO_LEGACY): ("istio-text-legacy", _ISTIO_LEGACY),
     1 + len(_ISTIO): ("istio-text", _ISTIO),
 }
+_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 _TEXT_HEAD = re.compile(r"\[([^\]]+)\]\s+(\".*)\Z", re.S)
 _APP_LOG = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]")
@@ -204,14 +206,13 @@ def _prune(d: dict[str, Any]) -> dict[str, Any]:
 def _document(fields: dict[str, Any], raw: str, fmt: str) -> dict[str, Any]:
     if "start_time" not in fields:
         raise NormalisationError('missing: the access-log format needs "%START_TIME%"', field="start_time")
-    timestamp = parse_time(fields["start_time"], "start_time")
     method = fields.get("method")
     code = fields.get("response_code")
     duration = fields.get("duration")
     envoy, denied = _envoy_namespace(fields, code)
     envoy["format"] = fmt
     doc: dict[str, Any] = {
-        "@timestamp": iso(timestamp),
+        "@timestamp": _timestamp(fields["start_time"]),
         "event": {
             "kind": "event",
             "module": _SPEC.module,
@@ -229,6 +230,19 @@ def _document(fields: dict[str, Any], raw: str, fmt: str) -> dict[str, Any]:
     _add_network(doc, fields, envoy)
     _add_tls(doc, fields)
     return _prune(doc)
+
+
+def _timestamp(value: str) -> str:
+    """``@timestamp`` from ``%START_TIME%``; Envoy's default form is already ECS's, so skip re-formatting it."""
+    if len(value) == 24 and _CANONICAL_TIME.fullmatch(value):
+        try:
+            datetime.fromisoformat(value)  # validates the calendar (no 30 February) at C speed
+            return value
+        except ValueError:
+            pass  # parse_time reports it, naming the field
+    if value.isascii() and value.isdigit():  # %START_TIME(%s%3f)%: epoch milliseconds
+        return iso(parse_time(int(value[:16]), "start_time"))
+    return iso(parse_time(value, "start_time"))
 
 
 def _outcome(code: int | None, denied: bool, flags: list[str] | None) -> str:

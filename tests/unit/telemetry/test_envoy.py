@@ -133,6 +133,11 @@ def test_5xx_is_failure_with_flags_as_array() -> None:
     assert doc["envoy"]["response_flags"] == ["UF", "URX"]
 
 
+def test_epoch_millisecond_start_time() -> None:
+    assert _json(start_time=1772442902412)["@timestamp"] == "2026-03-02T09:15:02.412Z"
+    assert _json(start_time="1772442902412")["@timestamp"] == "2026-03-02T09:15:02.412Z"
+
+
 def test_4xx_other_than_403_is_success() -> None:
     assert _json(response_code=404)["event"]["outcome"] == "success"
 
