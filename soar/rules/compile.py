@@ -25,7 +25,7 @@ from soar.rules.fieldmaps import map_field
 from soar.rules.loader import LoadedRule, parse_rules, rule_files
 from soar.rules.locate import error_line, field_line, key_line
 from soar.rules.models import CompiledRule, CompileResult, content_hash
-from soar.rules.pipelines import PIPELINE_VERSION, resolve_source
+from soar.rules.pipelines import PIPELINE_VERSION, describe_logsource, resolve_source
 from soar.rules.validation import rule_fields
 from soar.telemetry.sources import Source
 from soar.telemetry.templates import field_types as template_field_types
@@ -114,14 +114,16 @@ def compile_rule(backend: QueryDslBackend, loaded: LoadedRule) -> CompiledRule:
     if loaded.rule_id is None:
         raise RuleError("the rule has no id", line=key_line(loaded.data, "title", loaded.document), **where)
     source = resolve_source(rule.logsource)
-    originals = {map_field(source, f): f for f in rule_fields(rule)} if source else {}
+    if source is None:
+        reason = f"logsource {describe_logsource(rule.logsource)} maps to no soar source"
+        raise RuleError(reason, line=key_line(loaded.data, "logsource", loaded.document), **where)
+    originals = {map_field(source, f): f for f in rule_fields(rule)}
     try:
         query = backend.rule_query(rule)
     except UnsupportedConstruct as exc:
         field = originals.get(exc.field or "", exc.field)
         line = field_line(loaded.data, field, loaded.document, exc.selection) if field else None
-        key = "detection" if source else "logsource"
-        line = line or key_line(loaded.data, key, loaded.document)
+        line = line or key_line(loaded.data, "detection", loaded.document)
         raise RuleError(str(exc.args[0]), line=line, field=field, **where) from exc
     except (SigmaError, OSError) as exc:  # OSError: a source without its template file
         line = error_line(loaded.data, type(exc).__name__, loaded.document)

@@ -24,7 +24,7 @@ backend reads them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
+from functools import cache, partial
 
 from sigma.processing.conditions import RuleProcessingCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
@@ -74,6 +74,12 @@ ROUTES: tuple[LogsourceRoute, ...] = (
 
 def resolve_source(logsource: SigmaLogSource) -> Source | None:
     """The soar source a logsource runs on, or None when soar has no such telemetry."""
+    return _route(logsource.product, logsource.service, logsource.category)
+
+
+@cache  # every processing item asks, for every rule: keep it a dict lookup
+def _route(product: str | None, service: str | None, category: str | None) -> Source | None:
+    logsource = SigmaLogSource(category, product, service)
     for route in ROUTES:
         if route.matches(logsource):
             return route.source

@@ -44,6 +44,8 @@ ATTACK_TACTICS = frozenset(
         "command-and-control",
         "exfiltration",
         "impact",
+        "stealth",  # ATT&CK v18 split defense-evasion into stealth and defense-impairment
+        "defense-impairment",
     }
 )
 _ATTACK_ID = re.compile(r"^(t\d{4}(\.\d{3})?|g\d{4}|s\d{4})$")
