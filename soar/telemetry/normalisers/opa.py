@@ -74,7 +74,12 @@ def normalise(raw: str) -> dict[str, Any]:
     subject = opa.get("subject")
     doc["user"] = {"name": subject, "roles": opa.get("roles")}
     doc["related"] = {"user": [subject] if subject else None}
-    return drop_none(doc)
+    out = drop_none(doc)
+    # The free-form objects go in after pruning: walking every leaf of a large input again costs time.
+    for key in ("input", "result", "nd_builtin_cache"):
+        if event.get(key) is not None:
+            out["opa"][key] = _object(event[key])
+    return out
 
 
 def _opa_namespace(event: dict[str, Any]) -> dict[str, Any]:
@@ -83,8 +88,6 @@ def _opa_namespace(event: dict[str, Any]) -> dict[str, Any]:
         "decision_id": decision_id,
         "path": _text(event, "path"),
         "allowed": _allowed(event.get("result")),
-        "input": _object(event.get("input")),
-        "result": _object(event.get("result")),
         "requested_by": _text(event, "requested_by"),
         "req_id": _number(event, "req_id", "req_id"),
         "erased": _strings(event.get("erased"), "erased"),
@@ -93,8 +96,6 @@ def _opa_namespace(event: dict[str, Any]) -> dict[str, Any]:
         "metrics": _metrics(typed(event, "metrics", dict)),
     }
     _add_bundles(opa, typed(event, "bundles", dict))
-    if "nd_builtin_cache" in event:
-        opa["nd_builtin_cache"] = _object(event["nd_builtin_cache"])
     for key, value in event.items():
         if key not in _KNOWN and key not in opa:
             opa[key] = _stringify(value, 1)
