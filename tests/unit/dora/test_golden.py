@@ -23,7 +23,10 @@ CASES = {
     "intermediate": ("major-payments-outage.incident.json", Stage.INTERMEDIATE),
     "final": ("major-payments-outage.incident.json", Stage.FINAL),
     "initial-malicious-access": ("malicious-access.assessment.json", Stage.INITIAL),
+    "example": ("major-payments-outage.assessment.json", Stage.INITIAL),
 }
+DOCS = REPO / "docs" / "dora"
+MARKER = "<!-- rendered below by soar dora report; regenerate with REGENERATE_GOLDEN=1 -->\n"
 
 
 def document(name: str) -> ReportDocument:
@@ -39,6 +42,11 @@ def regenerate() -> None:
         (GOLDEN / f"{name}.md").write_text(render_markdown(doc), encoding="utf-8")
         (GOLDEN / f"{name}.html").write_text(render_html(doc), encoding="utf-8")
         (GOLDEN / f"{name}.json").write_text(doc.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    example = document("example")
+    docs_md = DOCS / "example-initial-notification.md"
+    preface = docs_md.read_text(encoding="utf-8").split(MARKER)[0]
+    docs_md.write_text(preface + MARKER + "\n" + render_markdown(example), encoding="utf-8")
+    (DOCS / "example-initial-notification.html").write_text(render_html(example), encoding="utf-8")
 
 
 if os.environ.get("REGENERATE_GOLDEN") == "1":  # tests/conftest.py clears SOAR_* variables, not this one
@@ -86,3 +94,10 @@ def test_html_escapes_input() -> None:
     html = render_html(tampered)
     assert "<script>alert" not in html
     assert "&lt;script&gt;" in html
+
+
+def test_docs_example_is_the_current_render() -> None:
+    example = document("example")
+    docs_md = (DOCS / "example-initial-notification.md").read_text(encoding="utf-8")
+    assert docs_md.endswith(MARKER + "\n" + render_markdown(example))
+    assert (DOCS / "example-initial-notification.html").read_text(encoding="utf-8") == render_html(example)
