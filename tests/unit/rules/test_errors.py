@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from soar.errors import RuleError
@@ -65,10 +67,10 @@ def test_bad_files_do_not_stop_the_good_ones() -> None:
     assert len(result.correlations) == 3
 
 
-def test_regex_multiline_with_anchors_is_refused(tmp_path: pytest.TempPathFactory) -> None:
+def test_regex_multiline_with_anchors_is_refused(tmp_path: Path) -> None:
     rule = ERRORS.parent / "regex.yml"
     text = rule.read_text("utf-8").replace("url.query|re: '^id", "url.query|re|m: '^id")
-    path = tmp_path / "m.yml"  # type: ignore[operator]
+    path = tmp_path / "m.yml"
     path.write_text(text, "utf-8")
     result = compile_rules([path], field_types=field_types)
     assert len(result.errors) == 1
