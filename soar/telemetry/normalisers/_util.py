@@ -12,7 +12,6 @@ from functools import lru_cache
 from typing import Any
 
 from soar.errors import NormalisationError
-from soar.telemetry.ecs import format_timestamp
 
 __all__ = [
     "as_str",
@@ -35,8 +34,20 @@ _RFC3339 = re.compile(
 _MAX_EPOCH_MS = 253_402_300_799_999
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
-iso = format_timestamp
-"""RFC 3339 UTC with millisecond precision and a ``Z`` (``soar.telemetry.ecs.format_timestamp``)."""
+
+def iso(dt: datetime) -> str:
+    """RFC 3339 UTC with millisecond precision and a ``Z``, as ``soar.telemetry.ecs.format_timestamp``.
+
+    The same text, produced with ``isoformat`` (several times faster than ``strftime``, and zero-pads
+    years before 1000).
+
+    Args:
+        dt: an aware datetime.
+
+    Returns:
+        For example ``2025-03-04T08:01:12.345Z``.
+    """
+    return dt.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_json_object(raw: str) -> dict[str, Any]:
