@@ -7,10 +7,6 @@ from soar.dora.fieldspec import FieldSpec, any_other_root_cause, present, root_c
 
 FIN = Stage.FINAL
 _CT = "incident.classificationTypes[]."
-_IA = "impactAssessment."
-_AA = "impactAssessment.affectedAssets."
-_SI = "impactAssessment.serviceImpact."
-_IT = "incident.incidentType."
 
 FINAL: tuple[FieldSpec, ...] = (
     FieldSpec(

@@ -7,10 +7,6 @@ from soar.dora.fieldspec import FieldSpec, amounts, get, has, present, third_par
 
 INI = Stage.INITIAL
 _CT = "incident.classificationTypes[]."
-_IA = "impactAssessment."
-_AA = "impactAssessment.affectedAssets."
-_SI = "impactAssessment.serviceImpact."
-_IT = "incident.incidentType."
 
 GENERAL_AND_INITIAL: tuple[FieldSpec, ...] = (
     FieldSpec("1.1", "Type of submission", "incidentSubmission", INI, True),
