@@ -271,6 +271,17 @@ def test_random_text_only_raises_normalisation_error(raw: str) -> None:
     _only_normalisation_errors("[2026-03-02T09:15:00Z] " + raw)
 
 
+_TOKENS = st.text(alphabet=st.characters(blacklist_characters='" \t\n\r\x0b\x0c'), min_size=1, max_size=12)
+
+
+@_FUZZ
+@given(st.sampled_from([11, 17, 20]), st.data())
+def test_random_text_layouts_only_raise_normalisation_error(count: int, data: st.DataObject) -> None:
+    tokens = data.draw(st.lists(_TOKENS | _TOKENS.map(lambda t: f'"{t}"'), min_size=count, max_size=count))
+    request = data.draw(st.sampled_from(['"GET /a?b=c HTTP/1.1"', '"- - -"', '"GET /"', '"x y z"']))
+    _only_normalisation_errors(f"[2026-03-02T09:15:00.000Z] {request} " + " ".join(tokens))
+
+
 @_FUZZ
 @given(st.dictionaries(st.text(max_size=12), _JSON_VALUES, max_size=6))
 def test_random_json_objects_only_raise_normalisation_error(obj: dict[str, Any]) -> None:
