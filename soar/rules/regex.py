@@ -55,7 +55,7 @@ def to_lucene(pattern: str, flags: frozenset[str] = frozenset()) -> LuceneRegex:
         pattern = pattern[found.end() :]
     if "x" in flags:
         raise RegexUnsupported("the x (verbose) flag is not supported")
-    alternatives = _split_alternatives(_unwrap(pattern))
+    alternatives = _alternatives(pattern)
     anchored = any(a.startswith("^") or _ends_anchored(a) for a in alternatives)
     if "m" in flags and anchored:
         raise RegexUnsupported("the m (multi-line) flag with ^ or $ anchors cannot be expressed")
@@ -133,6 +133,15 @@ def _unwrap(text: str) -> str:
             return text  # look-around or flags: refused later, not unwrapped
         text = inner[2:] if inner.startswith("?:") else inner
     return text
+
+
+def _alternatives(text: str) -> list[str]:
+    """Top-level alternatives, unwrapping groups that hold a whole alternative: ``(^a$)|(^b$)``."""
+    out: list[str] = []
+    for alternative in _split_alternatives(_unwrap(text)):
+        inner = _unwrap(alternative)
+        out.extend(_alternatives(inner) if inner != alternative else [alternative])
+    return out
 
 
 def _split_alternatives(text: str) -> list[str]:
