@@ -170,7 +170,7 @@ class QueryDslBackend(Backend):
         field, ftype, types = self._field(cond, state)
         if ftype in TEXT_TYPES and f"{field}.keyword" in types:
             field, ftype = f"{field}.keyword", "keyword"
-        if ftype not in KEYWORD_TYPES:
+        if ftype not in KEYWORD_TYPES or ftype == "flattened":  # ES refuses regexp on keyed flattened
             raise UnsupportedConstruct(f"a regular expression cannot be matched on {ftype} field", field)
         return dsl.named(_regexp(field, cond.value), _name(cond, field))
 

@@ -8,7 +8,9 @@ an empty *or absent* value (normalisers drop empty strings). ``text``/``match_on
 their ``.keyword`` sub-field when mapped, else ``match_phrase`` (case-insensitive by analysis); a
 leading/trailing wildcard there is a phrase match on the inner text (token-level), other wildcards are
 refused. Numeric, ``ip``, ``boolean`` and ``date`` fields get ``term``/``range``; a value of the wrong
-kind (``'ALLOW'`` on a ``long``) can never be equal, so it becomes ``match_none``.
+kind (``'ALLOW'`` on a ``long``) can never be equal, so it becomes ``match_none``. Sub-fields of a
+``flattened`` field take ``term``/``prefix``/``wildcard``/``exists``; ``|re`` on them is refused
+(Elasticsearch has no ``regexp`` on keyed flattened fields).
 """
 
 from __future__ import annotations

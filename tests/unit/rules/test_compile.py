@@ -101,3 +101,13 @@ def test_flattened_subfields_and_literal_wildcards() -> None:
     assert dsl.field_type({"a.obj": "object"}, "a.obj.k") is None
     query = dsl.keyword_string("f", SigmaString(r"*a\*b\?c\\d*"), cased=True)
     assert query == {"wildcard": {"f": {"value": "*a\\*b\\?c\\\\d*"}}}
+
+
+def test_regex_on_a_flattened_subfield_is_refused(tmp_path: Path) -> None:
+    text = (RULES / "okta_sigmahq.yml").read_text("utf-8")
+    text = text.replace("requestUri|contains: /api/v1/users", "requestUri|re: '^/api/v1/users'")
+    (tmp_path / "r.yml").write_text(text, "utf-8")
+    (error,) = compile_rules([tmp_path], field_types=field_types).errors
+    assert error.field == "debugContext.debugData.requestUri"
+    assert error.line == 21
+    assert "flattened" in error.reason
