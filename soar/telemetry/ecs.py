@@ -46,6 +46,19 @@ class EcsDocument(BaseModel):
         return doc
 
 
+class EcsCore(BaseModel):
+    """The part of a document every source must get right; validated on every record before indexing.
+
+    Only ``@timestamp`` and ``event`` are validated per record (the rest is the source's own namespace and
+    is checked by the index template), which keeps validation off the ingest hot path.
+    """
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    timestamp: AwareDatetime = Field(alias="@timestamp")
+    event: EcsEvent
+
+
 def format_timestamp(value: datetime) -> str:
     """RFC 3339 UTC with millisecond precision and a ``Z``, the form ECS and Elasticsearch expect."""
     utc = value.astimezone(UTC)

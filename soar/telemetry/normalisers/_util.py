@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from soar.errors import NormalisationError
 
 __all__ = [
@@ -63,9 +65,14 @@ def parse_json_object(raw: str) -> dict[str, Any]:
         NormalisationError: the line is not JSON, or is JSON but not an object.
     """
     try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError) as exc:
-        raise NormalisationError(f"not a JSON object: {_short(str(exc))}") from None
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        # orjson is strict (no NaN, no integers beyond 64 bits, no lone surrogates); the standard
+        # parser decides those few lines, and words the error when the line really is bad.
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError) as exc:
+            raise NormalisationError(f"not a JSON object: {_short(str(exc))}") from None
     if not isinstance(value, dict):
         raise NormalisationError(f"not a JSON object: got {type(value).__name__}")
     return value
