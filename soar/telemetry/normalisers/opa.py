@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
 from soar.errors import NormalisationError
 from soar.telemetry.normalisers._util import (
+    as_str,
     drop_none,
     get_path,
     ip_or_none,
@@ -18,7 +20,11 @@ from soar.telemetry.normalisers._util import (
 from soar.telemetry.sources import SOURCES, Source
 
 _SPEC = SOURCES[Source.OPA]
-_MAX_DEPTH = 8
+_MAX_DEPTH = 8  # unknown top-level keys, stringified for the dynamic ``opa`` object
+# Objects and arrays nested deeper than this inside ``opa.input`` / ``opa.result`` / ``opa.labels`` are
+# stored as their JSON text: Elasticsearch rejects a ``flattened`` value deeper than its ``depth_limit``
+# (20), which would dead-letter the decision and hide it from detections.
+_FLAT_DEPTH = 16
 _KNOWN = frozenset(
     [
         "decision_id",
@@ -55,6 +61,7 @@ def normalise(raw: str) -> dict[str, Any]:
     event = parse_json_object(raw)
     timestamp = parse_time(event.get("timestamp", event.get("time")), "timestamp")
     opa = _opa_namespace(event)
+    labels = typed(event, "labels", dict) or {}
     doc: dict[str, Any] = {
         "@timestamp": iso(timestamp),
         "event": _event(raw, opa["decision_id"], opa["allowed"]),
@@ -62,9 +69,9 @@ def normalise(raw: str) -> dict[str, Any]:
         "observer": {
             "product": "opa",
             "vendor": "Open Policy Agent",
-            "version": get_path(opa, "labels.version"),
+            "version": as_str(labels.get("version")),
         },
-        "service": {"id": get_path(opa, "labels.id")},
+        "service": {"id": as_str(labels.get("id"))},
     }
     raw_input = event.get("input")
     if isinstance(raw_input, dict):
@@ -75,8 +82,8 @@ def normalise(raw: str) -> dict[str, Any]:
     doc["user"] = {"name": subject, "roles": opa.get("roles")}
     doc["related"] = {"user": [subject] if subject else None}
     out = drop_none(doc)
-    # The free-form objects go in after pruning: walking every leaf of a large input again costs time.
-    for key in ("input", "result", "nd_builtin_cache"):
+    # The free-form objects go in after pruning, as they are: drop_none would remove their nulls.
+    for key in ("input", "result", "labels", "nd_builtin_cache"):
         if event.get(key) is not None:
             out["opa"][key] = _object(event[key])
     return out
@@ -92,7 +99,6 @@ def _opa_namespace(event: dict[str, Any]) -> dict[str, Any]:
         "req_id": _number(event, "req_id", "req_id"),
         "erased": _strings(event.get("erased"), "erased"),
         "masked": _strings(event.get("masked"), "masked"),
-        "labels": _object(typed(event, "labels", dict)),
         "metrics": _metrics(typed(event, "metrics", dict)),
     }
     _add_bundles(opa, typed(event, "bundles", dict))
@@ -169,7 +175,11 @@ def _allowed(result: Any) -> bool | None:
 
 
 def _stringify(value: Any, depth: int) -> Any:
-    """A JSON value with every leaf as a string, so free-form objects map to keywords without conflicts."""
+    """A JSON value with every leaf as a string, for the unknown top-level keys kept as ``opa.<key>``.
+
+    Those land in the dynamic ``opa`` object, where a leaf that is a number in one event and text in the
+    next would be a mapping conflict.
+    """
     if isinstance(value, str) or value is None:
         return value
     if isinstance(value, bool):
@@ -190,12 +200,29 @@ def _scalar_or_mark(value: Any) -> str | None:
 
 
 def _object(value: Any) -> dict[str, Any] | None:
-    """A free-form value kept as an object of strings; a scalar becomes ``{"value": ...}``."""
+    """A free-form value as OPA logged it (``flattened``); a scalar or array becomes ``{"value": ...}``.
+
+    A ``flattened`` field needs an object at its root. The value is the event's own parse, so bounding
+    its depth in place changes nothing the caller still needs.
+    """
     if value is None:
         return None
-    if isinstance(value, dict):
-        return _stringify(value, 1)  # type: ignore[no-any-return]  # a dict stringifies to a dict
-    return {"value": _stringify(value, 1)}
+    wrapped: dict[str, Any] = value if isinstance(value, dict) else {"value": value}
+    _bound_depth(wrapped, 1)
+    return wrapped
+
+
+def _bound_depth(container: dict[str, Any] | list[Any], depth: int) -> None:
+    """Replace, in place, each object or array nested deeper than ``_FLAT_DEPTH`` with its JSON text."""
+    keys: list[Any] = list(container) if isinstance(container, dict) else list(range(len(container)))
+    for key in keys:
+        child = container[key]
+        if not isinstance(child, dict | list):
+            continue
+        if depth >= _FLAT_DEPTH:
+            container[key] = json.dumps(child, ensure_ascii=False, separators=(",", ":"))
+        else:
+            _bound_depth(child, depth + 1)
 
 
 def _metrics(metrics: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -14,7 +14,10 @@ from hypothesis import strategies as st
 from soar.errors import NormalisationError
 from soar.telemetry.ecs import EcsDocument
 from soar.telemetry.normalise import DeadLetter, Normalised, normalise_lines, normalise_record
+from soar.telemetry.normalisers._util import parse_json_object
 from soar.telemetry.normalisers.opa import normalise
+from soar.telemetry.sources import Source
+from soar.telemetry.templates import index_template, mappings
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "telemetry" / "opa"
 
@@ -81,9 +84,10 @@ def test_payment_policy_denial_lifts_typed_facts() -> None:
     assert opa["dual_approval"] is True
     assert opa["approvers"] == ["a.schmidt"]
     assert opa["bundle_revisions"] == ["git-5f3e2a1"]
-    assert opa["input"]["resource"]["amount"] == "250000"
-    assert opa["input"]["subject"]["mfa"] == "false"
-    assert opa["result"] == {"allow": "false", "reasons": ["mfa required"]}
+    # The free-form objects are stored as OPA logged them: numbers and booleans keep their JSON type.
+    assert opa["input"] == PAYMENT["input"]
+    assert opa["result"] == {"allow": False, "reasons": ["mfa required"]}
+    assert opa["labels"] == {"id": "opa-7c9d", "version": "0.68.0"}
     assert doc["user"] == {"name": "t.kowalski", "roles": ["payments-operator"]}
     assert doc["observer"]["version"] == "0.68.0"
 
@@ -93,7 +97,7 @@ def test_payment_policy_allow_with_boolean_result() -> None:
     doc = normalise(json.dumps(event))
     assert doc["event"]["type"] == ["allowed"]
     assert doc["event"]["outcome"] == "success"
-    assert doc["opa"]["result"] == {"value": "true"}
+    assert doc["opa"]["result"] == {"value": True}  # flattened needs an object at its root
 
 
 def test_ext_authz_denial() -> None:
@@ -150,6 +154,60 @@ def test_unknown_fields_kept_under_opa() -> None:
     doc = normalise(json.dumps({**PAYMENT, "msg": "Decision Log", "custom": {"tenant": 7}}))
     assert doc["opa"]["msg"] == "Decision Log"
     assert doc["opa"]["custom"] == {"tenant": "7"}
+
+
+def test_free_form_objects_keep_nulls_lists_and_types() -> None:
+    labels = {"id": "opa-7c9d", "version": "0.68.0", "replica": 3, "canary": True}
+    result = [{"allow": True}, None, 1.5]
+    doc = normalise(
+        json.dumps({**PAYMENT, "labels": labels, "result": result, "input": {"a": None, "": [1]}})
+    )
+    assert doc["opa"]["labels"] == labels
+    assert doc["opa"]["result"] == {"value": result}
+    assert doc["opa"]["input"] == {"a": None, "": [1]}
+    assert doc["service"]["id"] == "opa-7c9d"
+    assert doc["observer"]["version"] == "0.68.0"
+
+
+def test_non_string_label_version_is_not_an_error() -> None:
+    doc = normalise(json.dumps({**PAYMENT, "labels": {"id": 7, "version": {"major": 0}}}))
+    assert doc["service"]["id"] == "7"
+    assert "version" not in doc["observer"]
+    assert doc["opa"]["labels"] == {"id": 7, "version": {"major": 0}}
+
+
+def _nested(levels: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"leaf": 1}
+    for _ in range(levels - 1):
+        value = {"n": value}
+    return value
+
+
+def test_sixteen_levels_are_kept_as_they_are() -> None:
+    doc = normalise(json.dumps({**PAYMENT, "input": _nested(16)}))
+    assert doc["opa"]["input"] == _nested(16)
+
+
+def test_deeper_nesting_is_kept_as_json_text_below_level_sixteen() -> None:
+    # Elasticsearch rejects a flattened value deeper than its depth_limit (20): the record would be
+    # dead-lettered and hidden from detections. Below level 16 the subtree is kept as its JSON text.
+    doc = normalise(json.dumps({**PAYMENT, "input": [_nested(30)]}))
+    node = doc["opa"]["input"]["value"][0]  # "value" is level 1, the list level 2
+    depth = 3
+    while isinstance(node.get("n"), dict):
+        node, depth = node["n"], depth + 1
+    assert depth == 16
+    assert json.loads(node["n"]) == _nested(30 - (depth - 3) - 1)
+
+
+def test_template_maps_free_form_objects_as_flattened() -> None:
+    own = mappings(Source.OPA)["properties"]["opa"]["properties"]
+    for key in ("input", "result", "labels"):
+        assert own[key]["type"] == "flattened"
+    assert own["amount"] == {"type": "scaled_float", "scaling_factor": 1000}
+    assert own["mfa"] == {"type": "boolean"}
+    rendered = index_template(Source.OPA, opensearch=True)["template"]["mappings"]
+    assert rendered["properties"]["opa"]["properties"]["input"] == {"type": "flat_object"}
 
 
 @pytest.mark.parametrize(
@@ -214,6 +272,24 @@ def test_random_text_only_raises_normalisation_error(raw: str) -> None:
 def test_random_json_objects_only_raise_normalisation_error(obj: dict[str, Any]) -> None:
     _only_normalisation_errors(json.dumps(obj))
     _only_normalisation_errors(json.dumps({**PAYMENT, "input": obj, "result": obj}))
+
+
+@_FUZZ
+@given(st.dictionaries(st.text(max_size=12), _JSON_VALUES, max_size=6), _JSON_VALUES)
+def test_random_input_and_result_are_stored_unchanged(data: dict[str, Any], result: Any) -> None:
+    raw = json.dumps({**PAYMENT, "input": data, "result": result})
+    try:
+        doc = normalise(raw)
+    except NormalisationError:
+        return  # a lifted field of the wrong type, e.g. "subject": 1
+    parsed = parse_json_object(raw)  # the shared parse (it turns integers beyond 64 bits into floats)
+    assert json.dumps(doc["opa"]["input"]) == json.dumps(parsed["input"])
+    if result is None:
+        assert "result" not in doc["opa"]
+    else:
+        wrapped = parsed["result"] if isinstance(parsed["result"], dict) else {"value": parsed["result"]}
+        assert json.dumps(doc["opa"]["result"]) == json.dumps(wrapped)
+    assert doc["event"]["original"] == raw
 
 
 @_FUZZ
