@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,12 +13,11 @@ FIXTURES = REPO / "fixtures"
 
 
 @pytest.fixture(autouse=True)
-def _clean_soar_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _clean_soar_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test sees the developer's SOAR_* settings."""
     for name in list(os.environ):
         if name.startswith("SOAR_"):
             monkeypatch.delenv(name)
-    yield
 
 
 @pytest.fixture
