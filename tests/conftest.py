@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests assert behaviour, not speed: no per-example deadline, so a busy CI machine cannot
+# turn a slow example into a failure.
+settings.register_profile("soar", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("soar")
 
 REPO = Path(__file__).resolve().parents[1]
 CORPORA = REPO.parent / "shared" / "corpora"
