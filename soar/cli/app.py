@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from soar.cli import demo, dora, engines, ingest, telemetry
+from soar.cli import demo, dora, engines, ingest, rules, telemetry
 from soar.cli.common import State
 
 app = typer.Typer(
@@ -20,6 +20,7 @@ app = typer.Typer(
 app.add_typer(engines.app, name="engines")
 app.add_typer(telemetry.app, name="telemetry")
 app.add_typer(dora.app, name="dora")
+app.add_typer(rules.app, name="rules")
 app.command("ingest")(ingest.ingest)
 app.command("demo")(demo.demo)
 

@@ -1,0 +1,173 @@
+"""``soar rules``: validate, convert, match, test and lock Sigma rules."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from soar.cli.common import State, command, err_console, out_console, print_json_line
+from soar.engines.session import search_session
+from soar.errors import InputError, RuleError
+from soar.rules import compile_rules, default_cache_dir, load_rules, validate_rules
+from soar.rules.exports import EXTENSIONS, ExportFormat, export_rules
+from soar.rules.lock import LOCK_FILE, lock_entries, read_lock, write_lock
+from soar.rules.match import correlation_fires, match_rule, read_events
+from soar.rules.ruletest import RuleTestReport, run_rule_tests
+from soar.telemetry.sources import Source
+
+app = typer.Typer(
+    help="Detections as code: validate, convert, match and test Sigma rules.", no_args_is_help=True
+)
+
+Paths = Annotated[list[Path], typer.Argument(help="Rule files and folders (searched recursively).")]
+DETECTIONS = Path("detections")
+
+
+def _say(text: str) -> None:
+    err_console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+@app.command()
+@command
+def validate(
+    paths: Paths,
+    metadata: Annotated[
+        bool, typer.Option("--metadata/--no-metadata", help="Require id, title, level, author, tags ...")
+    ] = True,
+) -> None:
+    """Print one line per problem; the good rules still load. Exit 1 if any rule is bad."""
+    loaded = load_rules(paths)
+    errors = [*loaded.errors, *validate_rules(loaded.rules, require_metadata=metadata)]
+    compiled = compile_rules(paths)
+    errors += compiled.errors
+    lines = list(dict.fromkeys(str(e) for e in errors))  # pySigma and the compiler may agree on one
+    for line in lines:
+        sys.stdout.write(line + "\n")
+    good = len(compiled.rules) + len(compiled.correlations)
+    _say(f"{good} rule(s) compiled, {len(lines)} problem(s)")
+    if lines:
+        raise typer.Exit(1)
+
+
+@app.command()
+@command
+def convert(
+    paths: Paths,
+    fmt: Annotated[ExportFormat, typer.Option("--format", "-f", help="Target format.")] = ExportFormat.DSL,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="One file per rule here.")] = None,
+    skip_unsupported: Annotated[
+        bool, typer.Option("--skip-unsupported", help="Report rules that fail, but exit 0.")
+    ] = False,
+) -> None:
+    """Convert rules to Query DSL, Lucene, ES|QL, EQL or Kibana detection rules (NDJSON)."""
+    result = export_rules(paths, fmt)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+    for item in result.exported:
+        if output is not None:
+            (output / f"{item.rule_id}{EXTENSIONS[fmt]}").write_text(item.text + "\n", "utf-8")
+        elif fmt in (ExportFormat.DSL, ExportFormat.KIBANA):
+            sys.stdout.write(
+                " ".join(item.text.split()) + "\n" if fmt is ExportFormat.DSL else item.text + "\n"
+            )
+        else:
+            print_json_line({"rule_id": item.rule_id, "query": item.text})
+    for error in result.errors:
+        _say(f"{'skipped' if skip_unsupported else 'error'}: {error}")
+    _say(f"{len(result.exported)} rule(s) converted to {fmt.value}, {len(result.errors)} failed")
+    if result.errors and not skip_unsupported:
+        raise typer.Exit(1)
+
+
+@app.command()
+@command
+async def match(
+    rule: Annotated[Path, typer.Argument(help="The rule file.")],
+    events: Annotated[Path, typer.Argument(help="Events, one JSON object per line.")],
+    source: Annotated[
+        Source | None, typer.Option("--source", "-s", help="Raw records of SRC (else ECS documents).")
+    ] = None,
+) -> None:
+    """Index the events into a fresh index of the rule's source and print the matching line numbers."""
+    compiled = compile_rules([rule])
+    if compiled.errors:
+        raise compiled.errors[0]
+    if not compiled.rules and not compiled.correlations:
+        raise RuleError("no rule in the file", file=str(rule))
+    for one in compiled.rules:
+        if source is not None and source is not one.source:
+            raise InputError(
+                f"the rule runs on {one.source.value} events, not {source.value}", field="--source"
+            )
+    documents = read_events(events, source)
+    async with search_session(State.settings()) as client:
+        if compiled.correlations:
+            for correlation in compiled.correlations:
+                fired = await correlation_fires(client, correlation, documents)
+                print_json_line({"rule": correlation.rule_id, "fires": fired})
+            return
+        for one in compiled.rules:
+            print_json_line({"rule": one.rule_id, "matches": await match_rule(client, one, documents)})
+
+
+@app.command("test")
+@command
+async def run_tests(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Rules (default: detections/).")] = None,
+    fixtures: Annotated[Path, typer.Option(help="Where the test events are.")] = Path("fixtures/detections"),
+    rules_root: Annotated[Path, typer.Option(help="Rule paths are relative to this.")] = DETECTIONS,
+    lock: Annotated[Path | None, typer.Option(help=f"Lock file (default: RULES_ROOT/{LOCK_FILE}).")] = None,
+) -> None:
+    """Run every rule's positive and negative events through the engine; print a pass/fail table."""
+    settings = State.settings()
+    entries = read_lock(lock or rules_root / LOCK_FILE)
+    async with search_session(settings) as client:
+        report = await run_rule_tests(
+            client,
+            paths or [rules_root],
+            rules_root=rules_root,
+            fixtures_root=fixtures,
+            lock=entries,
+            cache_dir=default_cache_dir(settings.data_dir),
+        )
+    _print_report(report)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _print_report(report: RuleTestReport) -> None:
+    table = Table(show_edge=False)
+    for column in ("result", "rule", "positive", "negative", "lock"):
+        table.add_column(column)
+    for r in report.results:
+        mark = "[green]pass[/green]" if r.passed else "[red]FAIL[/red]"
+        table.add_row(mark, f"{r.title} ({r.rule_id})", r.positive, r.negative, r.lock.value)
+    out_console.print(table)
+    for r in report.results:
+        for problem in r.problems:
+            _say(f"{r.path}: {r.rule_id}: {problem}")
+    for error in report.compile_errors:
+        _say(f"error: {error}")
+    failed = sum(not r.passed for r in report.results) + len(report.compile_errors)
+    _say(f"{len(report.results)} rule(s) tested, {failed} failed")
+
+
+@app.command("lock")
+@command
+def lock_rules(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Rules (default: detections/).")] = None,
+    lock: Annotated[Path, typer.Option(help="The lock file.")] = DETECTIONS / LOCK_FILE,
+) -> None:
+    """Rewrite the lock file with the content hash and version of every rule that compiles."""
+    compiled = compile_rules(paths or [DETECTIONS])
+    for error in compiled.errors:
+        _say(f"error: {error}")
+    entries = lock_entries([*compiled.rules, *compiled.correlations])
+    write_lock(lock, entries)
+    _say(f"{lock}: {len(entries)} rule(s) locked, {len(compiled.errors)} failed to compile")
+    if compiled.errors:
+        raise typer.Exit(1)
