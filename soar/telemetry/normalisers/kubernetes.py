@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -46,6 +47,12 @@ _IAM_RESOURCES = frozenset(
 # gRPC status codes of GKE audit entries as the HTTP status the API server answered.
 _GRPC_HTTP: dict[int, int] = {0: 200, 3: 400, 5: 404, 6: 409, 7: 403, 9: 400, 10: 409, 16: 401}
 _VERSION = re.compile(r"v\d+(?:(?:alpha|beta)\d+)?\Z")
+# Secret values never reach a document: what replaces each one, and the annotation in which kubectl keeps
+# the whole applied Secret as JSON.
+REDACTED = "[REDACTED]"
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+# The audit Event's objects and the members of GKE's protoPayload they come from.
+_GCP_NAMES = {"requestObject": "request", "responseObject": "response"}
 
 
 def normalise(raw: str) -> dict[str, Any]:
@@ -56,15 +63,19 @@ def normalise(raw: str) -> dict[str, Any]:
             ``protoPayload`` from ``k8s.io``.
 
     Returns:
-        The ECS document; the native event is kept whole under ``kubernetes.audit``.
+        The ECS document; the native event is kept whole under ``kubernetes.audit``, except Secret
+        values: those are ``[REDACTED]`` there and in ``event.original``, listed in ``soar.redacted``.
 
     Raises:
         NormalisationError: not JSON, not an audit event, no timestamp, or a field of the wrong type.
     """
-    native = parse_json_object(raw)
-    extra: dict[str, Any] = {}
-    if "protoPayload" in native:
-        native, extra = _from_gcp(native)
+    entry = parse_json_object(raw)
+    native, extra = entry, dict[str, Any]()
+    if "protoPayload" in entry:
+        native, extra = _from_gcp(entry)  # requestObject/responseObject are the payload's own objects
+    redacted = _redact_secrets(native)
+    if redacted:  # the parse of raw, redacted in place: event.original stays valid JSON, minus the values
+        raw = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
     kind = native.get("kind")
     verb = typed(native, "verb", str)
     if kind is not None and kind != "Event":
@@ -76,7 +87,89 @@ def normalise(raw: str) -> dict[str, Any]:
         doc.setdefault(key, {}).update(value)
     out = drop_none(doc)
     out["kubernetes"] = {"audit": native}  # kept whole, nulls and all (Elasticsearch ignores nulls)
+    if redacted:
+        where = [f"kubernetes.audit.{key}" for key in redacted]
+        where += [f"gcp.audit.{_GCP_NAMES[key]}" for key in redacted if extra]
+        out["soar"] = {"redacted": [*where, "event.original"]}
     return out
+
+
+def _redact_secrets(native: dict[str, Any]) -> list[str]:
+    """Replace, in place, every Secret value in the request and response objects; the keys stay.
+
+    An object is a Secret when its ``kind`` (or GKE's ``@type``) says so, when it is an item of a
+    SecretList, or, for an event on the ``secrets`` resource, when it is the top-level object and names no
+    kind (a merge patch); JSON-patch operations on a Secret lose their ``value``.
+
+    Returns:
+        The members (``requestObject``, ``responseObject``) in which something was redacted.
+    """
+    ref = native.get("objectRef")
+    about_secrets = isinstance(ref, dict) and ref.get("resource") == "secrets"
+    return [key for key in _GCP_NAMES if _redact_tree(native.get(key), about_secrets)]
+
+
+def _kind(obj: dict[str, Any]) -> str | None:
+    kind = obj.get("kind")
+    if isinstance(kind, str):
+        return kind
+    gcp_type = obj.get("@type")  # "core.k8s.io/v1.Secret"
+    return gcp_type.rpartition(".")[2] if isinstance(gcp_type, str) and "/" in gcp_type else None
+
+
+def _redact_tree(root: Any, about_secrets: bool) -> bool:
+    """Redact the Secrets anywhere in ``root`` (iteratively: audit objects may nest deeply)."""
+    changed = False
+    if about_secrets and isinstance(root, list):  # a JSON patch: [{"op", "path", "value"}, ...]
+        for op in root:
+            if isinstance(op, dict) and "value" in op:
+                op["value"], changed = REDACTED, True
+    stack: list[tuple[Any, bool]] = [(root, about_secrets)]
+    while stack:
+        node, is_secret = stack.pop()
+        if isinstance(node, list):
+            stack.extend((item, False) for item in node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        kind = _kind(node)
+        if kind == "Secret" or (is_secret and kind is None):
+            changed = _redact_secret(node) or changed
+        items_are_secrets = kind == "SecretList" or (is_secret and kind is None)
+        for key, child in node.items():
+            if key == "items" and items_are_secrets and isinstance(child, list):
+                stack.extend((item, True) for item in child)
+            elif isinstance(child, dict | list):
+                stack.append((child, False))
+    return changed
+
+
+def _redact_secret(secret: dict[str, Any]) -> bool:
+    changed = False
+    for key in ("data", "stringData"):
+        values = secret.get(key)
+        if isinstance(values, dict):
+            for name in values:
+                values[name], changed = REDACTED, True
+        elif values is not None:
+            secret[key], changed = REDACTED, True
+    metadata = secret.get("metadata")
+    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
+    if isinstance(annotations, dict) and annotations.get(_LAST_APPLIED) is not None:
+        annotations[_LAST_APPLIED], changed = _redacted_last_applied(annotations[_LAST_APPLIED]), True
+    return changed
+
+
+def _redacted_last_applied(text: Any) -> str:
+    """The applied Secret kubectl stored as JSON, with its values redacted; wholly redacted if unreadable."""
+    try:
+        applied = json.loads(text) if isinstance(text, str) else None
+    except (ValueError, RecursionError):
+        applied = None
+    if not isinstance(applied, dict):
+        return REDACTED
+    _redact_tree(applied, about_secrets=True)
+    return json.dumps(applied, ensure_ascii=False, separators=(",", ":"))
 
 
 def _short(value: Any) -> str:

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from soar.errors import NormalisationError
 from soar.telemetry.ecs import EcsDocument
 from soar.telemetry.normalise import DeadLetter, Normalised, normalise_lines, normalise_record
-from soar.telemetry.normalisers.kubernetes import normalise
+from soar.telemetry.normalisers.kubernetes import REDACTED, normalise
 from soar.telemetry.sources import Source
 from soar.telemetry.templates import field_types
 
@@ -271,3 +271,176 @@ def test_bad_lines_become_dead_letters_with_their_line_number(plan: list[tuple[b
         assert isinstance(result, Normalised) == good
         if isinstance(result, DeadLetter):
             assert result.error
+
+
+# --- Secret values never stored -------------------------------------------------------------------------
+
+_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+_APPLIED: dict[str, Any] = {
+    "apiVersion": "v1",
+    "kind": "Secret",
+    "metadata": {"name": "db-credentials", "namespace": "payments"},
+    "data": {"password": "aHVudGVyMjAyNQ=="},
+    "stringData": {"dsn": "postgres://app:hunter2025@db/ledger"},
+}
+
+
+def _secret_event(verb: str, level: str = "RequestResponse", **objects: Any) -> dict[str, Any]:
+    return {
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": level,
+        "auditID": f"a-{verb}",
+        "stage": "ResponseComplete",
+        "requestURI": "/api/v1/namespaces/payments/secrets",
+        "verb": verb,
+        "user": {"username": "alice.martin@bank.example"},
+        "sourceIPs": ["10.20.30.40"],
+        "objectRef": {"resource": "secrets", "namespace": "payments", "apiVersion": "v1"},
+        "responseStatus": {"metadata": {}, "code": 200},
+        "requestReceivedTimestamp": "2025-03-04T09:30:00.000100Z",
+        "stageTimestamp": "2025-03-04T09:30:00.000900Z",
+        **objects,
+    }
+
+
+def _leaks(doc: dict[str, Any], values: list[str]) -> list[str]:
+    """The values found in the document, raw or JSON-escaped once or twice (event.original, annotations)."""
+    texts = [json.dumps(doc), json.dumps(doc, ensure_ascii=False)]
+    forms = {json.dumps(v, ensure_ascii=a)[1:-1] for v in values for a in (True, False)} | set(values)
+    forms |= {json.dumps(f, ensure_ascii=a)[1:-1] for f in list(forms) for a in (True, False)}
+    return sorted(f for f in forms if any(f in text for text in texts))
+
+
+def test_create_secret_redacts_data_string_data_and_last_applied() -> None:
+    secret = copy.deepcopy(_APPLIED)
+    secret["metadata"]["annotations"] = {_LAST_APPLIED: json.dumps(_APPLIED), "team": "payments"}
+    event = _secret_event("create", requestObject=secret, responseObject={**secret, "stringData": None})
+    doc = normalise(json.dumps(event))
+    request = doc["kubernetes"]["audit"]["requestObject"]
+    assert request["data"] == {"password": REDACTED}
+    assert request["stringData"] == {"dsn": REDACTED}
+    assert request["metadata"]["annotations"]["team"] == "payments"
+    applied = json.loads(request["metadata"]["annotations"][_LAST_APPLIED])
+    assert applied["data"] == {"password": REDACTED}
+    assert applied["stringData"] == {"dsn": REDACTED}
+    assert doc["kubernetes"]["audit"]["responseObject"]["data"] == {"password": REDACTED}
+    original = json.loads(doc["event"]["original"])
+    assert original["requestObject"] == request
+    assert doc["event"]["original"] == json.dumps(original, ensure_ascii=False, separators=(",", ":"))
+    assert doc["soar"]["redacted"] == [
+        "kubernetes.audit.requestObject",
+        "kubernetes.audit.responseObject",
+        "event.original",
+    ]
+    assert _leaks(doc, ["aHVudGVyMjAyNQ==", "hunter2025"]) == []
+    EcsDocument.model_validate(doc)
+
+
+def test_list_secrets_response_redacts_every_item() -> None:
+    items = [
+        {"metadata": {"name": "tls"}, "type": "kubernetes.io/tls", "data": {"tls.key": "LS0tLS1CRUdJTi"}},
+        {"kind": "Secret", "metadata": {"name": "api"}, "data": {"token": "c2VjcmV0LXRva2Vu"}},
+        {"metadata": {"name": "empty"}},
+    ]
+    response = {
+        "kind": "SecretList",
+        "apiVersion": "v1",
+        "metadata": {"resourceVersion": "91"},
+        "items": items,
+    }
+    doc = normalise(json.dumps(_secret_event("list", responseObject=response)))
+    stored = doc["kubernetes"]["audit"]["responseObject"]["items"]
+    assert [item.get("data") for item in stored] == [{"tls.key": REDACTED}, {"token": REDACTED}, None]
+    assert stored[0]["type"] == "kubernetes.io/tls"
+    assert doc["soar"]["redacted"] == ["kubernetes.audit.responseObject", "event.original"]
+    assert _leaks(doc, ["LS0tLS1CRUdJTi", "c2VjcmV0LXRva2Vu"]) == []
+
+
+def test_patch_of_a_secret_redacts_merge_and_json_patches() -> None:
+    merge = normalise(
+        json.dumps(_secret_event("patch", requestObject={"data": {"password": "bmV3cGFzcw=="}}))
+    )
+    assert merge["kubernetes"]["audit"]["requestObject"] == {"data": {"password": REDACTED}}
+    ops = [{"op": "replace", "path": "/data/password", "value": "bmV3cGFzcw=="}]
+    json_patch = normalise(json.dumps(_secret_event("patch", requestObject=ops)))
+    assert json_patch["kubernetes"]["audit"]["requestObject"] == [{**ops[0], "value": REDACTED}]
+    assert _leaks(merge, ["bmV3cGFzcw=="]) == _leaks(json_patch, ["bmV3cGFzcw=="]) == []
+
+
+def test_gke_secret_create_is_redacted_in_both_copies() -> None:
+    request = {
+        "@type": "core.k8s.io/v1.Secret",
+        "metadata": {"name": "db"},
+        "data": {"pw": "Z2tlLXNlY3JldA=="},
+    }
+    entry = copy.deepcopy(EVENTS[7])
+    entry["protoPayload"]["methodName"] = "io.k8s.core.v1.secrets.create"
+    entry["protoPayload"]["resourceName"] = "core/v1/namespaces/cards/secrets/db"
+    entry["protoPayload"]["request"] = request
+    doc = normalise(json.dumps(entry))
+    assert doc["gcp"]["audit"]["request"]["data"] == {"pw": REDACTED}
+    assert doc["kubernetes"]["audit"]["requestObject"]["data"] == {"pw": REDACTED}
+    assert "gcp.audit.request" in doc["soar"]["redacted"]
+    assert _leaks(doc, ["Z2tlLXNlY3JldA=="]) == []
+
+
+def test_metadata_level_secret_read_is_unchanged() -> None:
+    line = LINES[3]  # get secrets/db-credentials at level Metadata: no object, nothing to redact
+    doc = normalise(line)
+    assert doc["event"]["original"] == line
+    assert "soar" not in doc
+    for index, line in enumerate(LINES):
+        assert normalise(line)["event"]["original"] == line, index
+
+
+def test_objects_of_other_kinds_are_left_alone() -> None:
+    config = {"kind": "ConfigMap", "metadata": {"name": "app"}, "data": {"level": "debug"}}
+    event = _secret_event("create", requestObject=config)
+    event["objectRef"]["resource"] = "configmaps"
+    raw = json.dumps(event)
+    doc = normalise(raw)
+    assert doc["event"]["original"] == raw
+    assert doc["kubernetes"]["audit"]["requestObject"] == config
+
+
+_SECRET_VALUES = st.dictionaries(
+    st.text(alphabet="abcdefghijklmnopqrstuvwxyz._-", min_size=1, max_size=10),
+    st.text(min_size=4, max_size=24),
+    min_size=1,
+    max_size=4,
+)
+
+
+def _about_secrets(shape: str, data: dict[str, str], string_data: dict[str, str]) -> dict[str, Any]:
+    secret: dict[str, Any] = {"kind": "Secret", "metadata": {"name": "s", "annotations": {}}, "data": data}
+    secret["stringData"] = string_data
+    secret["metadata"]["annotations"][_LAST_APPLIED] = json.dumps(secret)
+    if shape == "list":
+        items = [secret, {"data": data}]
+        return _secret_event("list", responseObject={"kind": "SecretList", "items": items})
+    if shape == "patch":
+        return _secret_event("patch", requestObject={"data": data, "stringData": string_data})
+    if shape == "gke":
+        entry = copy.deepcopy(EVENTS[7])
+        entry["protoPayload"].update(
+            methodName="io.k8s.core.v1.secrets.create", request=secret, response=secret
+        )
+        return entry
+    return _secret_event("create", requestObject=secret, responseObject=copy.deepcopy(secret))
+
+
+@_FUZZ
+@given(_SECRET_VALUES, _SECRET_VALUES, st.sampled_from(["create", "list", "patch", "gke"]))
+def test_no_secret_value_survives_anywhere(
+    data: dict[str, str], string_data: dict[str, str], shape: str
+) -> None:
+    doc = normalise(json.dumps(_about_secrets(shape, data, string_data)))
+    # The same event with the values already redacted gives the same document: nothing depends on them.
+    blank = _about_secrets(shape, dict.fromkeys(data, REDACTED), dict.fromkeys(string_data, REDACTED))
+    blank_doc = normalise(json.dumps(blank))
+    assert doc == blank_doc
+    # And no value is found in it, unless the rest of the event holds it anyway ("0000" in a timestamp).
+    values = [v for v in [*data.values(), *string_data.values()] if not _leaks(blank_doc, [v])]
+    assert _leaks(doc, values) == []
+    assert json.loads(doc["event"]["original"])
