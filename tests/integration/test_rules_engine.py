@@ -91,11 +91,13 @@ async def test_named_queries_say_which_selection_matched(search: SearchClient) -
     async with event_index(search, Source.KUBERNETES, DOCS) as index:
         response = await search.es.search(index=index, query=rule.query)
     matched = {hit["_id"]: sorted(hit["matched_queries"]) for hit in response["hits"]["hits"]}
-    names = [
-        "selection/kubernetes.audit.objectRef.resource",
-        "selection/kubernetes.audit.verb",
-        f"selection/{HOST_PATH}",
-    ]
+    names = sorted(
+        [
+            "selection/kubernetes.audit.objectRef.resource",
+            "selection/kubernetes.audit.verb",
+            f"selection/{HOST_PATH}",
+        ]
+    )
     assert matched == {"1": names, "2": names}
 
 
