@@ -73,8 +73,13 @@ def document_id(source: Source, raw: str) -> str:
 
 async def install_templates(client: SearchClient) -> None:
     """Install (or update) the index template of every source."""
+    try:
+        health = await client.es.cluster.health()
+    except ApiError as exc:
+        raise search_error(exc, "reading cluster health") from None
+    single_node = int(health.get("number_of_nodes", 0)) == 1
     for source in Source:
-        body = index_template(source, opensearch=client.is_opensearch)
+        body = index_template(source, opensearch=client.is_opensearch, single_node=single_node)
         try:
             await client.es.indices.put_index_template(name=template_name(source), **body)
         except ApiError as exc:

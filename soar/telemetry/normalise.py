@@ -58,6 +58,19 @@ def _registry() -> dict[Source, NormaliserFn]:
     return NORMALISERS
 
 
+def redact_raw(source: Source, raw: str) -> str:
+    """The raw record as it may be stored when it cannot be normalised: secrets removed where a source has them."""
+    from soar.telemetry.normalisers import RAW_REDACTORS
+
+    redactor = RAW_REDACTORS.get(source)
+    if redactor is None:
+        return raw
+    try:
+        return redactor(raw)
+    except Exception:  # noqa: BLE001 - a redactor bug must not let the unredacted record through
+        return "[REDACTED] record that could not be checked for secrets"
+
+
 def normaliser_for(source: Source | str) -> NormaliserFn:
     """The normaliser of a source, e.g. ``normaliser_for("okta")``."""
     try:
@@ -98,7 +111,8 @@ def normalise_lines(
 ) -> Iterator[Normalised | DeadLetter]:
     """Normalise each non-blank line; line numbers are 1-based and count blank lines too."""
     fn = normaliser_for(source)  # fail fast on an unknown source, before reading any line
-    name = Source(source).value
+    src = Source(source)
+    name = src.value
     for number, line in enumerate(lines, start=1):
         raw = line.rstrip("\r\n")
         if not raw.strip():
@@ -106,4 +120,4 @@ def normalise_lines(
         try:
             yield Normalised(_checked(fn, raw), number)
         except NormalisationError as exc:
-            yield DeadLetter(source=name, raw=raw, error=str(exc), line=number, file=file)
+            yield DeadLetter(source=name, raw=redact_raw(src, raw), error=str(exc), line=number, file=file)

@@ -49,19 +49,23 @@ def _for_opensearch(node: Any) -> Any:
     return node
 
 
-def index_template(source: Source, *, opensearch: bool = False) -> dict[str, Any]:
+def index_template(source: Source, *, opensearch: bool = False, single_node: bool = False) -> dict[str, Any]:
     """The composable index template body for ``PUT _index_template/<name>``.
 
     Args:
         source: the telemetry source.
         opensearch: render for OpenSearch-compatible servers (``flat_object`` instead of ``flattened``).
+        single_node: the cluster has one node, so replicas could never be allocated; ask for none.
     """
     spec = SOURCES[source]
+    settings: dict[str, Any] = {"number_of_shards": 1, "index.mapping.total_fields.limit": 2000}
+    if single_node:
+        settings["number_of_replicas"] = 0
     return {
         "index_patterns": [spec.index_pattern],
         "priority": _TEMPLATE_PRIORITY,
         "template": {
-            "settings": {"number_of_shards": 1, "index.mapping.total_fields.limit": 2000},
+            "settings": settings,
             "mappings": _for_opensearch(mappings(source)) if opensearch else mappings(source),
         },
         "_meta": {"managed_by": "soar", "source": source.value, "dataset": spec.dataset},
