@@ -6,9 +6,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import machine, telemetry
+from bench import machine, rules, telemetry
 
-SECTIONS = {"telemetry": telemetry.run}
+SECTIONS = {"telemetry": telemetry.run, "rules": rules.run}
 
 
 def main(argv: list[str]) -> None:
