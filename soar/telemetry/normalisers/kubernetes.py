@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from soar.errors import NormalisationError
+from soar.telemetry.normalisers import kubernetes_aks as aks
 from soar.telemetry.normalisers._util import (
     as_str,
     dedupe,
@@ -74,8 +76,12 @@ def normalise(raw: str) -> dict[str, Any]:
     native, extra = entry, dict[str, Any]()
     if "protoPayload" in entry:
         native, extra = _from_gcp(entry)  # requestObject/responseObject are the payload's own objects
+    elif aks.is_aks(entry):
+        native, extra = aks.from_aks(entry)
     redacted = _redact_secrets(native)
     if redacted:  # the parse of raw, redacted in place: event.original stays valid JSON, minus the values
+        if aks.is_aks(entry):
+            aks.rewrap(entry, native)
         raw = json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
     kind = native.get("kind")
     verb = typed(native, "verb", str)
@@ -83,16 +89,24 @@ def normalise(raw: str) -> dict[str, Any]:
         raise NormalisationError(f"not an audit Event: kind {_short(kind)}", field="kind")
     if kind is None and not verb:  # trimmed events keep at least one of the two
         raise NormalisationError("neither kind Event nor a verb: not an audit event", field="verb")
-    doc = _document(native, verb, raw)
+    doc = _document(native, verb, raw, _envelope_time(entry))
     for key, value in extra.items():
         doc.setdefault(key, {}).update(value)
     out = drop_none(doc)
     out["kubernetes"] = {"audit": native}  # kept whole, nulls and all (Elasticsearch ignores nulls)
     if redacted:
         where = [f"kubernetes.audit.{key}" for key in redacted]
-        where += [f"gcp.audit.{_GCP_NAMES[key]}" for key in redacted if extra]
-        out["soar"] = {"redacted": [*where, "event.original"]}
+        where += [f"gcp.audit.{_GCP_NAMES[key]}" for key in redacted if "gcp" in extra]
+        out.setdefault("soar", {})["redacted"] = [*where, "event.original"]
     return out
+
+
+def _envelope_time(entry: dict[str, Any]) -> tuple[str, Any] | None:
+    """The time a shipper's envelope gives when the audit event itself has none (Cloud Logging, Azure, Panther)."""
+    for key in ("timestamp", "time", "p_event_time"):
+        if entry.get(key) is not None:
+            return key, entry[key]
+    return None
 
 
 def redact_raw(raw: str) -> str:
@@ -105,13 +119,7 @@ def redact_raw(raw: str) -> str:
     try:
         entry = json.loads(raw)
     except (ValueError, RecursionError):
-        lowered = raw.lower()
-        if "secret" in lowered and ('"data"' in raw or '"stringdata"' in lowered):
-            digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
-            return (
-                f"{REDACTED} unparseable record about Kubernetes secrets: sha256={digest}, {len(raw)} chars"
-            )
-        return raw
+        return _fingerprint(raw) if _mentions_secret_data(raw) else raw
     if not isinstance(entry, dict):
         return raw
     native = entry
@@ -123,9 +131,26 @@ def redact_raw(raw: str) -> str:
             "requestObject": proto.get("request"),
             "responseObject": proto.get("response"),
         }
+    elif aks.is_aks(entry):
+        try:
+            native = aks.from_aks(entry)[0]
+        except NormalisationError:
+            return _fingerprint(raw) if _mentions_secret_data(raw) else raw
     if _redact_secrets(native):
+        if aks.is_aks(entry):
+            aks.rewrap(entry, native)
         return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
     return raw
+
+
+def _mentions_secret_data(raw: str) -> bool:
+    lowered = raw.lower()
+    return "secret" in lowered and ('"data' in lowered or "stringdata" in lowered)
+
+
+def _fingerprint(raw: str) -> str:
+    digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{REDACTED} unparseable record about Kubernetes secrets: sha256={digest}, {len(raw)} chars"
 
 
 def _redact_secrets(native: dict[str, Any]) -> list[str]:
@@ -211,11 +236,17 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:40] + "..."
 
 
-def _document(ev: dict[str, Any], verb: str | None, raw: str) -> dict[str, Any]:
+def _document(
+    ev: dict[str, Any], verb: str | None, raw: str, envelope_time: tuple[str, Any] | None
+) -> dict[str, Any]:
     stamp_field = "stageTimestamp" if ev.get("stageTimestamp") is not None else "requestReceivedTimestamp"
-    if ev.get(stamp_field) is None:
-        raise NormalisationError("audit event without a timestamp", field="stageTimestamp")
-    stamp = parse_time(ev[stamp_field], stamp_field)
+    if ev.get(stamp_field) is not None:
+        stamp = parse_time(ev[stamp_field], stamp_field)
+    elif envelope_time is not None:
+        stamp = parse_time(envelope_time[1], envelope_time[0])
+    else:
+        # Nothing is lost: an event without any time is placed at ingest time, and says so.
+        stamp = datetime.now(UTC)
     received = ev.get("requestReceivedTimestamp")
     obj = typed(ev, "objectRef", dict) or {}
     status = typed(ev, "responseStatus", dict) or {}
@@ -236,6 +267,9 @@ def _document(ev: dict[str, Any], verb: str | None, raw: str) -> dict[str, Any]:
         doc["event"]["start"] = iso(parse_time(received, "requestReceivedTimestamp"))
         doc["event"]["end"] = doc["@timestamp"]
     doc.update(_who(ev))
+    if ev.get(stamp_field) is None and envelope_time is None:
+        doc["tags"] = ["timestamp_missing"]
+        doc["soar"] = {"timestamp_source": "ingested"}
     return doc
 
 
@@ -312,8 +346,6 @@ def _from_gcp(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     if not method:
         raise NormalisationError("GKE audit entry without a methodName", field="protoPayload.methodName")
     stamp = entry.get("timestamp", proto.get("timestamp"))
-    if stamp is None:
-        raise NormalisationError("GKE audit entry without a timestamp", field="timestamp")
     meta = typed(proto, "requestMetadata", dict, "protoPayload.requestMetadata") or {}
     auth = typed(proto, "authenticationInfo", dict, "protoPayload.authenticationInfo") or {}
     verb, obj = _gcp_object(method, typed(proto, "resourceName", str, "protoPayload.resourceName"))

@@ -139,7 +139,7 @@ def test_every_fixture_is_a_valid_ecs_document() -> None:
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
-        ('{"kind":"Event","verb":"get"}', "stageTimestamp"),
+        ('{"kind":"Event","verb":"get","stageTimestamp":"yesterday"}', "stageTimestamp"),
         ('{"kind":"Event","verb":"get","stageTimestamp":"2025-03-04 09:00"}', "stageTimestamp"),
         ('{"kind":"Event","verb":"get","requestReceivedTimestamp":true}', "requestReceivedTimestamp"),
         ('{"kind":"EventList","items":[]}', "kind"),
@@ -175,14 +175,17 @@ def test_fixture_files_through_normalise_lines() -> None:
     assert [(type(r).__name__, r.line) for r in results] == [
         ("DeadLetter", 1),
         ("DeadLetter", 2),
-        ("DeadLetter", 3),
+        ("Normalised", 3),  # no time at all: kept, placed at ingest time and flagged
         ("DeadLetter", 4),
         ("Normalised", 6),
         ("DeadLetter", 7),
         ("DeadLetter", 8),
     ]
+    untimed = results[2]
+    assert isinstance(untimed, Normalised)
+    assert untimed.document["tags"] == ["timestamp_missing"]
+    assert untimed.document["soar"]["timestamp_source"] == "ingested"
     letters = [r for r in results if isinstance(r, DeadLetter)]
-    assert letters[2].error.startswith("stageTimestamp:")
     assert letters[-1].error.startswith("responseStatus.code:")
 
 
@@ -444,3 +447,63 @@ def test_no_secret_value_survives_anywhere(
     values = [v for v in [*data.values(), *string_data.values()] if not _leaks(blank_doc, [v])]
     assert _leaks(doc, values) == []
     assert json.loads(doc["event"]["original"])
+
+
+# --- shipper envelopes and missing times ------------------------------------------------------------
+
+_AKS_ID = (
+    "/SUBSCRIPTIONS/0b1c2d3e-0000-4000-8000-00000000abcd/RESOURCEGROUPS/RG-CORE"
+    "/PROVIDERS/MICROSOFT.CONTAINERSERVICE/MANAGEDCLUSTERS/aks-core-weu"
+)
+
+
+def _aks(inner: dict[str, Any]) -> str:
+    return json.dumps(
+        {
+            "category": "kube-audit",
+            "operationName": "Microsoft.ContainerService/managedClusters/diagnosticLogs/Read",
+            "resourceId": _AKS_ID,
+            "time": "2026-11-23T09:15:00.1234567Z",
+            "properties": {"log": json.dumps(inner)},
+        }
+    )
+
+
+def test_aks_diagnostic_envelope_is_unwrapped() -> None:
+    inner = {
+        "kind": "Event",
+        "verb": "create",
+        "user": {"username": "ops@bank.example"},
+        "objectRef": {"resource": "pods", "subresource": "exec", "namespace": "core", "name": "ledger-0"},
+        "responseStatus": {"code": 101},
+        "stageTimestamp": "2026-11-23T09:14:59.999999Z",
+    }
+    doc = normalise_record("kubernetes", _aks(inner))
+    assert doc["kubernetes"]["audit"]["objectRef"]["subresource"] == "exec"
+    assert doc["@timestamp"] == "2026-11-23T09:14:59.999Z"  # the event's own time wins over the envelope's
+    assert doc["cloud"]["provider"] == "azure"
+    assert doc["cloud"]["account"]["id"] == "0b1c2d3e-0000-4000-8000-00000000abcd"
+    assert doc["orchestrator"]["cluster"]["name"] == "aks-core-weu"
+    assert doc["user"]["name"] == "ops@bank.example"
+
+
+def test_aks_envelope_secrets_are_redacted_inside_the_embedded_text() -> None:
+    inner = {
+        "kind": "Event",
+        "verb": "create",
+        "objectRef": {"resource": "secrets", "namespace": "core"},
+        "requestObject": {"kind": "Secret", "data": {"token": "c3VwZXItc2VjcmV0LXRva2Vu"}},
+    }
+    doc = normalise_record("kubernetes", _aks(inner))
+    assert "c3VwZXItc2VjcmV0LXRva2Vu" not in json.dumps(doc)
+    embedded = json.loads(json.loads(doc["event"]["original"])["properties"]["log"])
+    assert embedded["requestObject"]["data"] == {"token": "[REDACTED]"}
+
+
+def test_envelope_time_is_used_when_the_event_has_none() -> None:
+    inner = {"kind": "Event", "verb": "delete", "objectRef": {"resource": "networkpolicies"}}
+    doc = normalise_record("kubernetes", _aks(inner))
+    assert doc["@timestamp"] == "2026-11-23T09:15:00.123Z"
+    assert "tags" not in doc
+    panther = {"kind": "Event", "verb": "get", "p_event_time": "2026-11-23T08:00:00.5Z"}
+    assert normalise_record("kubernetes", json.dumps(panther))["@timestamp"] == "2026-11-23T08:00:00.500Z"
