@@ -21,10 +21,15 @@ __all__ = [
     "drop_none",
     "get_path",
     "ip_or_none",
+    "ip_port",
     "iso",
     "outcome_from_status",
     "parse_json_object",
     "parse_time",
+    "pick",
+    "present",
+    "prune",
+    "timestamp",
     "typed",
 ]
 
@@ -35,6 +40,10 @@ _RFC3339 = re.compile(
 # Epoch milliseconds outside this range are certainly wrong (before 1970 or after year 9999).
 _MAX_EPOCH_MS = 253_402_300_799_999
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# The ECS form itself (what ``iso`` writes): kept as it is once the calendar is checked.
+_ECS_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
 def iso(dt: datetime) -> str:
@@ -126,6 +135,28 @@ def _parse_rfc3339(text: str, field: str) -> datetime:
         raise NormalisationError(f"bad timestamp {_short(text)!r}: {exc}", field=field) from None
 
 
+def timestamp(value: Any, field: str) -> str:
+    """``iso(parse_time(value, field))``, with a fast path for text already in the ECS form.
+
+    Args:
+        value: the native timestamp value (RFC 3339 text or epoch milliseconds).
+        field: the native field name, reported in the error.
+
+    Returns:
+        For example ``2025-03-04T08:01:12.345Z``.
+
+    Raises:
+        NormalisationError: the value is absent or not a timestamp; ``field`` names it.
+    """
+    if type(value) is str and len(value) == 24 and _ECS_TIME.fullmatch(value):
+        try:
+            datetime.fromisoformat(value)  # validates the calendar (no 30 February) at C speed
+            return value
+        except ValueError:
+            pass  # a leap second or a bad date: parse_time decides, naming the field
+    return iso(parse_time(value, field))
+
+
 def get_path(obj: Mapping[str, Any], dotted: str) -> Any:
     """Look up ``a.b.c`` in nested mappings.
 
@@ -198,6 +229,90 @@ def _canonical_ip(value: str) -> str | None:
         return str(ipaddress.ip_address(value))
     except ValueError:
         return None
+
+
+def ip_port(value: str | None) -> tuple[str | None, int | None]:
+    """IP and port of ``1.2.3.4:80``, ``[::1]:80``, ``tcp://1.2.3.4:80`` or a bare IP.
+
+    Args:
+        value: the native address, or None.
+
+    Returns:
+        The canonical IP and the port (None when absent or invalid); (None, None) for non-IPs.
+    """
+    if value is None:
+        return None, None
+    host, port = value.rpartition("://")[2], None
+    if host.startswith("["):
+        host, _, rest = host[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else None
+    elif host.count(":") == 1:
+        host, _, port = host.partition(":")
+    ip = _host_ip(host)
+    if ip is None:
+        return None, None
+    if port and port.isascii() and port.isdigit() and int(port[:6]) <= 65535:
+        return ip, int(port)
+    return ip, None
+
+
+@lru_cache(maxsize=8192)
+def _host_ip(host: str) -> str | None:
+    """The canonical IP, or None; IPv4 by regex because ``ipaddress`` dominates the hot path."""
+    if _IPV4.fullmatch(host):
+        return host
+    if ":" not in host:
+        return None
+    try:
+        return str(ipaddress.ip_address(host))
+    except ValueError:
+        return None
+
+
+def pick(obj: Mapping[str, Any], names: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """The members of ``obj`` among ``names`` that are not None, renamed.
+
+    Args:
+        obj: the native object.
+        names: (native name, output name) pairs, in output order.
+
+    Returns:
+        The new dict, possibly empty.
+    """
+    return {out: obj[name] for name, out in names if obj.get(name) is not None}
+
+
+def present(**values: Any) -> dict[str, Any]:
+    """The keyword arguments that are not None, in order.
+
+    Args:
+        **values: candidate members.
+
+    Returns:
+        The new dict, possibly empty.
+    """
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def prune(d: dict[str, Any]) -> dict[str, Any]:
+    """Drop None values and empty dicts recursively; unlike ``drop_none``, lists are left alone.
+
+    Args:
+        d: a native object.
+
+    Returns:
+        A new dict without None values or empty dicts.
+    """
+    out: dict[str, Any] = {}
+    for key, value in d.items():
+        if value is None:
+            continue
+        if type(value) is dict:
+            value = prune(value)
+            if not value:
+                continue
+        out[key] = value
+    return out
 
 
 def drop_none(d: dict[str, Any]) -> dict[str, Any]:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import ipaddress
 import math
 import re
-from datetime import datetime
 from typing import Any
 
 from soar.errors import NormalisationError
-from soar.telemetry.normalisers._util import iso, parse_json_object, parse_time
+from soar.telemetry.normalisers._util import (
+    ip_port,
+    parse_json_object,
+    pick,
+    prune,
+    timestamp,
+)
 from soar.telemetry.sources import SOURCES, Source
 
 _SPEC = SOURCES[Source.ENVOY]
@@ -42,7 +46,6 @@ _LAYOUTS = {
     1 + len(_ISTIO_LEGACY): ("istio-text-legacy", _ISTIO_LEGACY),
     1 + len(_ISTIO): ("istio-text", _ISTIO),
 }
-_CANONICAL_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 _TEXT_HEAD = re.compile(r"\[([^\]]+)\]\s+(\".*)\Z", re.S)
 _APP_LOG = re.compile(r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+\]\[\d+\]\[\w+\]")
@@ -68,8 +71,32 @@ _KNOWN = frozenset([*_ISTIO, *_EXTRA_KEYS.split()])
 _INT_KEYS = frozenset(["response_code", "bytes_received", "bytes_sent", "duration", "upstream_service_time"])
 _ABSENT = (None, "-", "")
 _MAX_INT = 10**12  # bytes or milliseconds beyond this are corrupt, and would overflow event.duration (ns)
-_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
+
+
+def _pairs(text: str) -> tuple[tuple[str, str], ...]:
+    """``native:name`` (or ``name``) tokens as (native name, ECS/namespace name) pairs for ``pick``."""
+    return tuple((n, e or n) for n, _, e in (t.partition(":") for t in text.split()))
+
+
+# Sub-objects copied from the cleaned fields when present.
+_UPSTREAM = _pairs(
+    "upstream_host:host upstream_cluster:cluster upstream_local_address:local_address "
+    "upstream_transport_failure_reason:transport_failure_reason upstream_service_time:service_time"
+)
+_PLAIN_KEYS = "response_code_details connection_termination_details route_name requested_server_name"
+_PLAIN = _pairs(_PLAIN_KEYS)
+_PEERS = _pairs("source_workload:workload source_namespace:namespace")
+_DESTINATION = _pairs(
+    "destination_workload:workload destination_namespace:namespace destination_service:service"
+)
+# Keys of ``envoy.*`` soar always considers its own: native fields of these names are not copied.
+_NAMESPACE_KEYS = frozenset(
+    _names("response_code response_flags direction upstream rbac mtls source destination")
+    + _names(_PLAIN_KEYS)
+)
+_REQUEST = _pairs("request_id:id referer:referrer")
+_TLS_CLIENT = _pairs("requested_server_name:server_name downstream_peer_subject:subject")
+_DIRECTIONS = {"inbound": "ingress", "outbound": "egress"}
 
 
 def normalise(raw: str) -> dict[str, Any]:
@@ -86,9 +113,10 @@ def normalise(raw: str) -> dict[str, Any]:
     """
     text = raw.strip()
     if text.startswith("{"):
-        fields, fmt = _from_json(parse_json_object(text)), "json"
-    else:
-        fields, fmt = _from_text(text)
+        obj = parse_json_object(text)
+        fields = _clean(obj if _ALIASES.keys().isdisjoint(obj) else _from_json(obj))
+        return _document(fields, raw, "json")
+    fields, fmt = _from_text(text)
     return _document(_clean(fields), raw, fmt)
 
 
@@ -130,11 +158,18 @@ def _clean(fields: dict[str, Any]) -> dict[str, Any]:
     """Drop absent values (``-``, empty, null) and type the known fields once, so the rest is plain dict work."""
     out: dict[str, Any] = {}
     for key, value in fields.items():
-        if value is None or value == "-" or value == "":
+        kind = type(value)
+        if kind is str:
+            if value == "-" or not value:
+                continue
+            if key in _INT_KEYS:
+                value = _to_int(value, key)
+        elif value is None:
             continue
-        if key in _INT_KEYS:
-            value = _to_int(value, key)
-        elif key in _KNOWN and type(value) is not str:
+        elif key in _INT_KEYS:
+            if kind is not int or not 0 <= value < _MAX_INT:
+                value = _to_int(value, key)
+        elif key in _KNOWN:
             value = _to_str(value, key)
         out[key] = value
     return out
@@ -159,50 +194,6 @@ def _to_int(value: Any, name: str) -> int:
     return number
 
 
-def _address(value: str | None) -> tuple[str | None, int | None]:
-    """IP and port of ``1.2.3.4:80``, ``[::1]:80``, ``tcp://1.2.3.4:80`` or a bare IP; None for non-IPs."""
-    if value is None:
-        return None, None
-    host, port = value.rpartition("://")[2], None
-    if host.startswith("["):
-        host, _, rest = host[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else None
-    elif host.count(":") == 1:
-        host, _, port = host.partition(":")
-    ip = _ip(host)
-    if ip is None:
-        return None, None
-    if port and port.isascii() and port.isdigit() and int(port[:6]) <= 65535:
-        return ip, int(port)
-    return ip, None
-
-
-def _ip(host: str) -> str | None:
-    """The canonical IP, or None; IPv4 by regex because ``ipaddress`` dominates the hot path."""
-    if _IPV4.fullmatch(host):
-        return host
-    if ":" not in host:
-        return None
-    try:
-        return str(ipaddress.ip_address(host))
-    except ValueError:
-        return None
-
-
-def _prune(d: dict[str, Any]) -> dict[str, Any]:
-    """Drop None values and empty dicts (lists are left alone): a faster ``drop_none`` for the hot path."""
-    out: dict[str, Any] = {}
-    for key, value in d.items():
-        if value is None:
-            continue
-        if type(value) is dict:
-            value = _prune(value)
-            if not value:
-                continue
-        out[key] = value
-    return out
-
-
 def _document(fields: dict[str, Any], raw: str, fmt: str) -> dict[str, Any]:
     if "start_time" not in fields:
         raise NormalisationError('missing: the access-log format needs "%START_TIME%"', field="start_time")
@@ -211,38 +202,33 @@ def _document(fields: dict[str, Any], raw: str, fmt: str) -> dict[str, Any]:
     duration = fields.get("duration")
     envoy, denied = _envoy_namespace(fields, code)
     envoy["format"] = fmt
-    doc: dict[str, Any] = {
-        "@timestamp": _timestamp(fields["start_time"]),
-        "event": {
-            "kind": "event",
-            "module": _SPEC.module,
-            "dataset": _SPEC.dataset,
-            "category": ["network", "web"],
-            "type": ["access", "denied"] if denied else ["access"],
-            "action": "http-request" if method else "tcp-connection",
-            "outcome": _outcome(code, denied, envoy.get("response_flags")),
-            "duration": duration * 1_000_000 if duration is not None else None,
-            "original": raw,
-        },
-        "envoy": envoy,
+    stamp = _start_time(fields["start_time"])
+    event: dict[str, Any] = {
+        "kind": "event",
+        "module": _SPEC.module,
+        "dataset": _SPEC.dataset,
+        "category": ["network", "web"],
+        "type": ["access", "denied"] if denied else ["access"],
+        "action": "http-request" if method else "tcp-connection",
+        "outcome": _outcome(code, denied, envoy.get("response_flags")),
     }
+    if duration is not None:
+        event["duration"] = duration * 1_000_000
+    event["original"] = raw
+    doc: dict[str, Any] = {"@timestamp": stamp, "event": event, "envoy": envoy}
     _add_http(doc, fields, method, code)
     _add_network(doc, fields, envoy)
     _add_tls(doc, fields)
-    return _prune(doc)
+    if {} in envoy.values():  # a native object that was all nulls
+        doc["envoy"] = {k: v for k, v in envoy.items() if v != {}}
+    return doc
 
 
-def _timestamp(value: str) -> str:
-    """``@timestamp`` from ``%START_TIME%``; Envoy's default form is already ECS's, so skip re-formatting it."""
-    if len(value) == 24 and _CANONICAL_TIME.fullmatch(value):
-        try:
-            datetime.fromisoformat(value)  # validates the calendar (no 30 February) at C speed
-            return value
-        except ValueError:
-            pass  # parse_time reports it, naming the field
-    if value.isascii() and value.isdigit():  # %START_TIME(%s%3f)%: epoch milliseconds
-        return iso(parse_time(int(value[:16]), "start_time"))
-    return iso(parse_time(value, "start_time"))
+def _start_time(value: str) -> str:
+    """``@timestamp`` from ``%START_TIME%``: RFC 3339, or epoch milliseconds as ``%START_TIME(%s%3f)%``."""
+    if value.isascii() and value.isdigit():
+        return timestamp(int(value[:16]), "start_time")
+    return timestamp(value, "start_time")
 
 
 def _outcome(code: int | None, denied: bool, flags: list[str] | None) -> str:
@@ -256,131 +242,170 @@ def _outcome(code: int | None, denied: bool, flags: list[str] | None) -> str:
 def _envoy_namespace(fields: dict[str, Any], code: int | None) -> tuple[dict[str, Any], bool]:
     flags = fields.get("response_flags")
     details = fields.get("response_code_details")
-    rbac = _rbac(fields, details)
     cluster = fields.get("upstream_cluster")
-    envoy: dict[str, Any] = {
-        "response_code": code,
-        "response_flags": flags.split(",") if flags else None,
-        "response_code_details": details,
-        "connection_termination_details": fields.get("connection_termination_details"),
-        "route_name": fields.get("route_name"),
-        "requested_server_name": fields.get("requested_server_name"),
-        "direction": cluster.partition("|")[0] if cluster and "|" in cluster else None,
-        "upstream": {
-            "host": fields.get("upstream_host"),
-            "cluster": cluster,
-            "local_address": fields.get("upstream_local_address"),
-            "transport_failure_reason": fields.get("upstream_transport_failure_reason"),
-            "service_time": fields.get("upstream_service_time"),
-        },
-        "rbac": rbac,
-        "mtls": _mtls(fields),
-        "source": {"workload": fields.get("source_workload"), "namespace": fields.get("source_namespace")},
-        "destination": {
-            "workload": fields.get("destination_workload"),
-            "namespace": fields.get("destination_namespace"),
-            "service": fields.get("destination_service"),
-        },
-    }
-    for key, value in fields.items():
-        if key not in _KNOWN and key not in envoy:
-            envoy[key] = value
+    envoy: dict[str, Any] = {} if code is None else {"response_code": code}
+    if flags:
+        envoy["response_flags"] = flags.split(",")
+    envoy.update(pick(fields, _PLAIN))
+    if cluster and "|" in cluster:
+        envoy["direction"] = cluster.partition("|")[0]
+    for name, part in (
+        ("upstream", pick(fields, _UPSTREAM)),
+        ("rbac", _rbac(fields, details)),
+        ("mtls", _mtls(fields)),
+        ("source", pick(fields, _PEERS)),
+        ("destination", pick(fields, _DESTINATION)),
+    ):
+        if part:
+            envoy[name] = part
+    if not fields.keys() <= _KNOWN:  # native fields soar has no name for are kept as they are
+        for key, value in fields.items():
+            if key not in _KNOWN and key not in _NAMESPACE_KEYS:
+                envoy[key] = prune(value) if type(value) is dict else value
     details_denied = bool(details and details.startswith("ext_authz_denied"))
-    return envoy, rbac["result"] == "denied" or details_denied
+    return envoy, envoy.get("rbac", {}).get("result") == "denied" or details_denied
 
 
 def _rbac(fields: dict[str, Any], details: str | None) -> dict[str, Any]:
     """The RBAC policy and result, logged explicitly or read from an enforced denial's response details."""
     policy, result = fields.get("rbac_policy"), fields.get("rbac_result")
-    matched = _RBAC_DENIED.match(details or "")
-    if matched:
-        result = result or "denied"
-        policy = policy or (matched.group(1) if matched.group(1) not in ("", "none") else None)
-    return {"policy": policy, "result": result.lower() if result else None}
+    if details is not None and details.startswith("rbac_access_denied_matched_policy["):
+        matched = _RBAC_DENIED.match(details)
+        if matched:
+            result = result or "denied"
+            policy = policy or (matched.group(1) if matched.group(1) not in ("", "none") else None)
+    rbac: dict[str, Any] = {} if policy is None else {"policy": policy}
+    if result:
+        rbac["result"] = result.lower()
+    return rbac
 
 
 def _mtls(fields: dict[str, Any]) -> dict[str, Any]:
     policy = fields.get("connection_security_policy")
     peer = fields.get("downstream_peer_uri_san")
-    return {
-        "connection_security_policy": policy.lower() if policy else None,
-        "peer_principal": peer,
-        "local_principal": fields.get("downstream_local_uri_san"),
-        "mutual": (policy.lower() == "mutual_tls") if policy else (True if peer else None),
-    }
+    local = fields.get("downstream_local_uri_san")
+    mtls: dict[str, Any] = {}
+    if policy:
+        mtls["connection_security_policy"] = policy.lower()
+    if peer is not None:
+        mtls["peer_principal"] = peer
+    if local is not None:
+        mtls["local_principal"] = local
+    if policy:
+        mtls["mutual"] = policy.lower() == "mutual_tls"
+    elif peer:
+        mtls["mutual"] = True
+    return mtls
 
 
 def _add_http(doc: dict[str, Any], fields: dict[str, Any], method: str | None, code: int | None) -> None:
-    path = fields.get("path")
-    authority = fields.get("authority")
-    protocol = fields.get("protocol")
-    domain, _, port = (authority or "").rpartition(":") if ":" in (authority or "") else (authority, "", "")
-    received, sent = fields.get("bytes_received"), fields.get("bytes_sent")
-    doc["url"] = {
-        "original": path,
-        "path": path.partition("?")[0] if path else None,
-        "query": path.partition("?")[2] or None if path else None,
-        "domain": domain or None,
-        "port": int(port) if port.isascii() and port.isdigit() else None,
-    }
-    doc["http"] = {
-        "version": protocol.partition("/")[2] or None if protocol and protocol.startswith("HTTP/") else None,
-        "request": {
-            "method": method,
-            "id": fields.get("request_id"),
-            "referrer": fields.get("referer"),
-            "bytes": received,
-            "body": {"bytes": received},
-        },
-        "response": {"status_code": code or None, "bytes": sent, "body": {"bytes": sent}},
-    }
-    doc["user_agent"] = {"original": fields.get("user_agent")}
-    service = fields.get("destination_workload") or fields.get("destination_service_name")
-    doc["service"] = {"name": service or fields.get("destination_service")}
+    get = fields.get
+    path, authority, protocol = get("path"), get("authority"), get("protocol")
+    url: dict[str, Any] = {}
+    if path:
+        url["original"] = path
+        path, _, query = path.partition("?")
+        url["path"] = path
+        if query:
+            url["query"] = query
+    if authority:
+        domain, _, port = authority.rpartition(":") if ":" in authority else (authority, "", "")
+        if domain:
+            url["domain"] = domain
+        if port.isascii() and port.isdigit():
+            url["port"] = int(port)
+    if url:
+        doc["url"] = url
+    http: dict[str, Any] = {}
+    if protocol and protocol.startswith("HTTP/") and protocol[5:]:
+        http["version"] = protocol[5:]
+    received, sent = get("bytes_received"), get("bytes_sent")
+    request: dict[str, Any] = {} if method is None else {"method": method}
+    request.update(pick(fields, _REQUEST))
+    if received is not None:
+        request["bytes"], request["body"] = received, {"bytes": received}
+    if request:
+        http["request"] = request
+    response: dict[str, Any] = {"status_code": code} if code else {}
+    if sent is not None:
+        response["bytes"], response["body"] = sent, {"bytes": sent}
+    if response:
+        http["response"] = response
+    if http:
+        doc["http"] = http
+    _add_service(doc, fields, protocol)
+
+
+def _add_service(doc: dict[str, Any], fields: dict[str, Any], protocol: str | None) -> None:
+    get = fields.get
+    if "user_agent" in fields:
+        doc["user_agent"] = {"original": fields["user_agent"]}
+    service = get("destination_workload") or get("destination_service_name") or get("destination_service")
+    if service is not None:
+        doc["service"] = {"name": service}
     if protocol:
         doc["network"] = {"protocol": protocol.partition("/")[0].lower()}
 
 
 def _add_network(doc: dict[str, Any], fields: dict[str, Any], envoy: dict[str, Any]) -> None:
-    hops = [h.strip() for h in (fields.get("x_forwarded_for") or "").split(",") if h.strip()]
-    client_ip = _address(hops[0])[0] if hops else None
-    src_ip, src_port = _address(fields.get("downstream_remote_address"))
-    dst_ip, dst_port = _address(fields.get("downstream_local_address"))
+    forwarded = fields.get("x_forwarded_for")
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()] if forwarded else []
+    client_ip = ip_port(hops[0])[0] if hops else None
+    src_ip, src_port = ip_port(fields.get("downstream_remote_address"))
+    dst_ip, dst_port = ip_port(fields.get("downstream_local_address"))
     if src_ip is None:
         # Envoy's plain default format has no peer address: the first X-Forwarded-For hop is all there is.
         src_ip = client_ip
-    envoy["x_forwarded_for"] = hops or None
-    doc["source"] = {
-        "ip": src_ip,
-        "port": src_port,
-        "geo": {"country_iso_code": fields.get("country")},
-    }
-    doc["client"] = {"ip": client_ip}
-    doc["destination"] = {"ip": dst_ip, "port": dst_port, "domain": doc["url"]["domain"]}
-    direction = envoy.get("direction")
-    network = doc.setdefault("network", {})
-    network["direction"] = {"inbound": "ingress", "outbound": "egress"}.get(direction or "")
+    if hops:
+        envoy["x_forwarded_for"] = hops
+    source = _endpoint(src_ip, src_port)
+    if "country" in fields:
+        source["geo"] = {"country_iso_code": fields["country"]}
+    domain = doc["url"].get("domain") if "url" in doc else None
+    for name, part in (
+        ("source", source),
+        ("client", {} if client_ip is None else {"ip": client_ip}),
+        (
+            "destination",
+            _endpoint(dst_ip, dst_port)
+            if domain is None
+            else {**_endpoint(dst_ip, dst_port), "domain": domain},
+        ),
+    ):
+        if part:
+            doc[name] = part
+    direction = _DIRECTIONS.get(envoy.get("direction") or "")
+    if direction is not None:
+        doc.setdefault("network", {})["direction"] = direction
     related = [ip for ip in (src_ip, client_ip, dst_ip) if ip]
-    related += [ip for ip in (_address(h)[0] for h in hops[1:]) if ip]
-    doc["related"] = {"ip": list(dict.fromkeys(related)) or None}
+    related += [ip for ip in (ip_port(h)[0] for h in hops[1:]) if ip]
+    if related:
+        doc["related"] = {"ip": list(dict.fromkeys(related))}
+
+
+def _endpoint(ip: str | None, port: int | None) -> dict[str, Any]:
+    if ip is None:
+        return {}
+    return {"ip": ip} if port is None else {"ip": ip, "port": port}
 
 
 def _add_tls(doc: dict[str, Any], fields: dict[str, Any]) -> None:
     version = fields.get("downstream_tls_version")
     peer = fields.get("downstream_peer_uri_san")
     local = fields.get("downstream_local_uri_san")
-    sni = fields.get("requested_server_name")
     if not (version or peer or local):
         return
     protocol, _, number = (version or "").upper().partition("V")
-    doc["tls"] = {
-        "established": True,
-        "version": number or None,
-        "version_protocol": protocol.lower() or None,
-        "client": {
-            "server_name": sni,
-            "subject": fields.get("downstream_peer_subject"),
-            "x509": {"alternative_names": [peer] if peer else None},
-        },
-        "server": {"x509": {"alternative_names": [local] if local else None}},
-    }
+    tls: dict[str, Any] = {"established": True}
+    if number:
+        tls["version"] = number
+    if protocol:
+        tls["version_protocol"] = protocol.lower()
+    client = pick(fields, _TLS_CLIENT)
+    if peer:
+        client["x509"] = {"alternative_names": [peer]}
+    if client:
+        tls["client"] = client
+    if local:
+        tls["server"] = {"x509": {"alternative_names": [local]}}
+    doc["tls"] = tls
