@@ -15,7 +15,13 @@ from soar.errors import InputError, RuleError
 from soar.rules import compile_rules, default_cache_dir, load_rules, validate_rules
 from soar.rules.exports import EXTENSIONS, ExportFormat, export_rules
 from soar.rules.lock import LOCK_FILE, lock_entries, read_lock, write_lock
-from soar.rules.match import correlation_fires, match_rule, read_events
+from soar.rules.match import (
+    correlation_fires,
+    correlation_sources,
+    match_rule,
+    read_events,
+    read_mixed_events,
+)
 from soar.rules.ruletest import RuleTestReport, run_rule_tests
 from soar.telemetry.sources import Source
 
@@ -103,13 +109,14 @@ async def match(
             raise InputError(
                 f"the rule runs on {one.source.value} events, not {source.value}", field="--source"
             )
-    documents = read_events(events, source)
     async with search_session(State.settings()) as client:
         if compiled.correlations:
             for correlation in compiled.correlations:
-                fired = await correlation_fires(client, correlation, documents)
+                by_source = read_mixed_events(events, correlation_sources(correlation))
+                fired = await correlation_fires(client, correlation, by_source)
                 print_json_line({"rule": correlation.rule_id, "fires": fired})
             return
+        documents = read_events(events, source)
         for one in compiled.rules:
             print_json_line({"rule": one.rule_id, "matches": await match_rule(client, one, documents)})
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -21,9 +21,9 @@ from typing import Any
 from elasticsearch import ApiError
 
 from soar.engines.search import SearchClient, search_error
-from soar.errors import InputError, RuleError
+from soar.errors import InputError
 from soar.rules.models import CompiledCorrelation, CompiledRule
-from soar.telemetry.normalise import DeadLetter, normalise_lines
+from soar.telemetry.normalise import DeadLetter, Normalised, normalise_lines
 from soar.telemetry.sources import Source
 from soar.telemetry.templates import index_template
 
@@ -116,26 +116,58 @@ async def match_rule(client: SearchClient, rule: CompiledRule, events: Sequence[
         return [hit.line for hit in await search_lines(client, index, rule.query, len(events))]
 
 
-async def correlation_fires(
-    client: SearchClient, correlation: CompiledCorrelation, events: Sequence[Event]
-) -> bool:
-    """True when the events, taken as a whole, fire the correlation.
+def read_mixed_events(path: Path, sources: Sequence[Source]) -> dict[Source, list[Event]]:
+    """Raw records of several sources in one file: each line goes to the first source that normalises it.
 
     Raises:
-        RuleError: The correlation's rules run on more than one source.
+        InputError: The file cannot be read, or a line normalises as none of the sources (file:line).
     """
-    sources = {rule.source for rule in correlation.rules}
-    if len(sources) != 1:
-        reason = "rule tests of a correlation over several sources are not supported"
-        raise RuleError(reason, file=correlation.path, rule_id=correlation.rule_id)
-    async with event_index(client, sources.pop(), events) as index:
+    try:
+        lines = path.read_text("utf-8").splitlines()
+    except OSError as exc:
+        raise InputError(f"cannot read: {exc.strerror}", file=str(path)) from None
+    out: dict[Source, list[Event]] = {source: [] for source in sources}
+    for number, line in enumerate(lines, 1):
+        errors = []
+        for source in sources:
+            (item,) = normalise_lines(source, [line]) if line.strip() else [None]
+            if isinstance(item, Normalised):
+                out[source].append((number, item.document))
+                break
+            errors.append(f"{source.value}: {item.error}" if isinstance(item, DeadLetter) else "")
+        else:
+            if line.strip():
+                raise InputError(
+                    f"normalises as none of the rules' sources ({'; '.join(errors)})",
+                    file=str(path),
+                    line=number,
+                )
+    return out
+
+
+async def correlation_fires(
+    client: SearchClient, correlation: CompiledCorrelation, events: Mapping[Source, Sequence[Event]]
+) -> bool:
+    """True when the events (by source), taken as a whole, fire the correlation."""
+    async with AsyncExitStack() as stack:
+        indices = {
+            source: await stack.enter_async_context(event_index(client, source, found))
+            for source, found in events.items()
+        }
         matched: list[_Matched] = []
         for position, rule in enumerate(correlation.rules):
+            if rule.source not in indices:
+                continue
             fields = correlation.group_by_fields.get(rule.rule_id, [])
-            for hit in await search_lines(client, index, rule.query, len(events)):
+            for hit in await search_lines(client, indices[rule.source], rule.query, len(events[rule.source])):
                 group = tuple(_value(hit.document, f) for f in fields)
                 matched.append(_Matched(_time(hit.document), position, group, hit.document))
     return evaluate(correlation, matched)
+
+
+def correlation_sources(correlation: CompiledCorrelation) -> list[Source]:
+    """The sources of a correlation's rules, in rule order, each once."""
+    return list(dict.fromkeys(rule.source for rule in correlation.rules))
 
 
 @dataclass(frozen=True)

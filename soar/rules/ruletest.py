@@ -17,8 +17,16 @@ from soar.engines.search import SearchClient
 from soar.errors import SoarError
 from soar.rules.compile import compile_rules
 from soar.rules.lock import FAILING, AnyCompiled, LockEntry, LockStatus, lock_problem, lock_status
-from soar.rules.match import Event, correlation_fires, match_rule, read_events
+from soar.rules.match import (
+    Event,
+    correlation_fires,
+    correlation_sources,
+    match_rule,
+    read_events,
+    read_mixed_events,
+)
 from soar.rules.models import CompiledCorrelation, CompileResult
+from soar.telemetry.sources import Source
 
 POSITIVE = ".positive.jsonl"
 NEGATIVE = ".negative.jsonl"
@@ -120,11 +128,13 @@ def _failures(result: RuleTestResult) -> list[tuple[str, str]]:
     ]
 
 
-def _events(rule: AnyCompiled, path: Path) -> list[Event] | str:
+def _events(rule: AnyCompiled, path: Path) -> list[Event] | dict[Source, list[Event]] | str:
     if not path.is_file():
         return f"FAIL: no test events ({path})"
-    source = rule.rules[0].source if isinstance(rule, CompiledCorrelation) else rule.source
-    events = read_events(path, source)
+    if isinstance(rule, CompiledCorrelation):
+        by_source = read_mixed_events(path, correlation_sources(rule))
+        return by_source if any(by_source.values()) else f"FAIL: {path} holds no events"
+    events = read_events(path, rule.source)
     return events or f"FAIL: {path} holds no events"
 
 
@@ -133,10 +143,13 @@ async def _run_file(client: SearchClient, rule: AnyCompiled, path: Path, *, expe
     if isinstance(events, str):
         return events
     if isinstance(rule, CompiledCorrelation):
+        assert isinstance(events, dict)  # _events reads a correlation's events by source
         fired = await correlation_fires(client, rule, events)
+        count = sum(len(found) for found in events.values())
         if fired == expect_match:
-            return f"pass ({len(events)} events {'fire' if fired else 'do not fire'})"
+            return f"pass ({count} events {'fire' if fired else 'do not fire'})"
         return f"FAIL: the events {'do not fire' if expect_match else 'fire'} the correlation"
+    assert isinstance(events, list)
     matched = set(await match_rule(client, rule, events))
     lines = [line for line, _ in events]
     wrong = [n for n in lines if (n in matched) != expect_match]
