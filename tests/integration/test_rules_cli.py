@@ -15,7 +15,7 @@ from soar.telemetry.sources import Source
 from tests.conftest import FIXTURES
 
 ENGINE = FIXTURES / "rules" / "engine"
-PACK = ENGINE / "detections"
+PACK = ENGINE / "pack"
 SOCKET_RULE = "5d0c3a4e-0000-4000-8000-00000000e001"
 
 
@@ -44,8 +44,9 @@ def test_validate_prints_one_line_per_problem_and_keeps_the_good_rules(runner: C
     assert "rule(s) compiled" in result.stderr
 
 
-def test_validate_a_clean_pack_exits_0(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["rules", "validate", str(PACK)])
+def test_validate_a_clean_pack_exits_0(runner: CliRunner, tmp_path: Path) -> None:
+    pack, _ = _copy_pack(tmp_path)
+    result = runner.invoke(app, ["rules", "validate", str(pack)])
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
 
@@ -55,7 +56,7 @@ def test_validate_a_clean_pack_exits_0(runner: CliRunner) -> None:
 )
 def test_convert_writes_one_file_per_rule(runner: CliRunner, tmp_path: Path, fmt: str, ext: str) -> None:
     result = runner.invoke(
-        app, ["rules", "convert", str(PACK / "kubernetes"), "-f", fmt, "-o", str(tmp_path)]
+        app, ["rules", "convert", str(ENGINE / "k8s_runtime_socket.sigma"), "-f", fmt, "-o", str(tmp_path)]
     )
     assert result.exit_code == 0, result.output
     text = (tmp_path / f"{SOCKET_RULE}{ext}").read_text("utf-8")
@@ -64,7 +65,9 @@ def test_convert_writes_one_file_per_rule(runner: CliRunner, tmp_path: Path, fmt
 
 
 def test_convert_kibana_is_an_elastic_security_rule_with_offline_attack_names(runner: CliRunner) -> None:
-    result = runner.invoke(app, ["rules", "convert", str(PACK / "kubernetes"), "--format", "kibana"])
+    result = runner.invoke(
+        app, ["rules", "convert", str(ENGINE / "k8s_runtime_socket.sigma"), "--format", "kibana"]
+    )
     assert result.exit_code == 0, result.output
     (line,) = result.stdout.splitlines()
     rule = json.loads(line)
@@ -100,7 +103,7 @@ def test_convert_exits_1_on_unsupported_rules_unless_skipped(runner: CliRunner) 
 
 def test_match_raw_records_of_a_source(runner: CliRunner, search_url: str, tmp_path: Path) -> None:
     events = ENGINE / "events" / "k8s_pods.jsonl"
-    args = ["rules", "match", str(ENGINE / "k8s_runtime_socket.yml"), str(events), "--source", "kubernetes"]
+    args = ["rules", "match", str(ENGINE / "k8s_runtime_socket.sigma"), str(events), "--source", "kubernetes"]
     result = runner.invoke(app, args, env=_env(search_url, tmp_path))
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {"rule": SOCKET_RULE, "matches": [1, 2, 6]}
@@ -115,7 +118,7 @@ def test_match_ecs_documents_as_given(runner: CliRunner, search_url: str, tmp_pa
     ecs.write_text("\n".join(docs[::-1]) + "\n", "utf-8")  # reversed: line 1 is the old line 6
     result = runner.invoke(
         app,
-        ["rules", "match", str(ENGINE / "k8s_runtime_socket_cased.yml"), str(ecs)],
+        ["rules", "match", str(ENGINE / "k8s_runtime_socket_cased.sigma"), str(ecs)],
         env=_env(search_url, tmp_path),
     )
     assert result.exit_code == 0, result.output
@@ -127,7 +130,7 @@ def test_match_bad_event_line_is_one_line_error(runner: CliRunner, search_url: s
     bad.write_text('{"a": 1}\nnot json\n', "utf-8")
     result = runner.invoke(
         app,
-        ["rules", "match", str(ENGINE / "k8s_runtime_socket.yml"), str(bad)],
+        ["rules", "match", str(ENGINE / "k8s_runtime_socket.sigma"), str(bad)],
         env=_env(search_url, tmp_path),
     )
     assert result.exit_code == 1
@@ -135,7 +138,8 @@ def test_match_bad_event_line_is_one_line_error(runner: CliRunner, search_url: s
 
 
 def test_rule_tests_of_a_pack_pass(runner: CliRunner, search_url: str, tmp_path: Path) -> None:
-    result = runner.invoke(app, _test_args(PACK, ENGINE / "fixtures"), env=_env(search_url, tmp_path))
+    pack, fixtures = _copy_pack(tmp_path)
+    result = runner.invoke(app, _test_args(pack, fixtures), env=_env(search_url, tmp_path))
     assert result.exit_code == 0, result.output
     assert "2 rule(s) tested, 0 failed" in result.stderr
     assert "locked" in result.stdout
@@ -144,6 +148,8 @@ def test_rule_tests_of_a_pack_pass(runner: CliRunner, search_url: str, tmp_path:
 def _copy_pack(tmp_path: Path) -> tuple[Path, Path]:
     pack, fixtures = tmp_path / "detections", tmp_path / "fixtures"
     shutil.copytree(PACK, pack)
+    for rule in pack.rglob("*.sigma"):
+        rule.rename(rule.with_suffix(".yml"))
     shutil.copytree(ENGINE / "fixtures", fixtures)
     return pack, fixtures
 

@@ -87,7 +87,7 @@ async def test_leaf_queries_on_keyword_and_flattened_fields(
 
 
 async def test_named_queries_say_which_selection_matched(search: SearchClient) -> None:
-    rule = compile_rules([ENGINE / "k8s_runtime_socket.yml"]).rules[0]
+    rule = compile_rules([ENGINE / "k8s_runtime_socket.sigma"]).rules[0]
     async with event_index(search, Source.KUBERNETES, DOCS) as index:
         response = await search.es.search(index=index, query=rule.query)
     matched = {hit["_id"]: sorted(hit["matched_queries"]) for hit in response["hits"]["hits"]}
@@ -103,7 +103,7 @@ async def test_named_queries_say_which_selection_matched(search: SearchClient) -
 
 @pytest.mark.parametrize(
     ("rule", "expected"),
-    [("k8s_runtime_socket.yml", [1, 2, 6]), ("k8s_runtime_socket_cased.yml", [6])],
+    [("k8s_runtime_socket.sigma", [1, 2, 6]), ("k8s_runtime_socket_cased.sigma", [6])],
 )
 async def test_compiled_rules_on_normalised_raw_audit_events(
     search: SearchClient, rule: str, expected: list[int]
