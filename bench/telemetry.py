@@ -41,8 +41,12 @@ def normalisation(scenario: Scenario) -> list[dict[str, Any]]:
         ours = _best_of(lambda s=source, ls=sample: sum(1 for _ in normalise_lines(s, ls)))
         floor = _best_of(lambda ls=sample: [json.loads(x) for x in ls if x.startswith("{")])
         rows.append(
-            {"source": source.value, "events": len(sample), "events_per_s": len(sample) / ours,
-             "ratio_to_json_loads": ours / floor if floor else float("nan")}
+            {
+                "source": source.value,
+                "events": len(sample),
+                "events_per_s": len(sample) / ours,
+                "ratio_to_json_loads": ours / floor if floor else float("nan"),
+            }
         )
     return rows
 
@@ -65,14 +69,20 @@ async def _ingest(scenario: Scenario) -> dict[str, Any]:
                 if isinstance(item, Normalised)
             ]
             started = time.perf_counter()
-            await async_bulk(client.es, ({"_index": "logs-plain-bulk", "_source": d} for d in docs), chunk_size=1000)
+            await async_bulk(
+                client.es, ({"_index": "logs-plain-bulk", "_source": d} for d in docs), chunk_size=1000
+            )
             plain = time.perf_counter() - started
     finally:
         server.close()
         if server.process.stdout is not None:
             server.process.stdout.close()
-    return {"events": len(lines), "soar_docs_per_s": len(lines) / ours, "plain_bulk_docs_per_s": len(docs) / plain,
-            "ratio_soar_to_plain": ours / plain}
+    return {
+        "events": len(lines),
+        "soar_docs_per_s": len(lines) / ours,
+        "plain_bulk_docs_per_s": len(docs) / plain,
+        "ratio_soar_to_plain": ours / plain,
+    }
 
 
 def run() -> str:
@@ -91,7 +101,9 @@ def run() -> str:
         "| --- | ---: | ---: | ---: |",
     ]
     for row in norm:
-        out.append(f"| {row['source']} | {row['events']:,} | {row['events_per_s']:,.0f} | {row['ratio_to_json_loads']:.1f}x |")
+        out.append(
+            f"| {row['source']} | {row['events']:,} | {row['events_per_s']:,.0f} | {row['ratio_to_json_loads']:.1f}x |"
+        )
     out += [
         "",
         f"Ingest into osmem ({ingest['events']:,} Envoy and payment events): soar {ingest['soar_docs_per_s']:,.0f} docs/s "
