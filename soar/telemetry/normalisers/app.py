@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from soar.errors import NormalisationError
-from soar.telemetry.normalisers._util import drop_none, ip_or_none, iso, parse_json_object, parse_time
+from soar.telemetry.normalisers._util import drop_none, ip_or_none, parse_json_object, timestamp
 from soar.telemetry.sources import SOURCES, Source
 
 _SPEC = SOURCES[Source.APP]
@@ -22,6 +22,7 @@ _TYPES = {
     "consent.used": ["access"],
     "account.viewed": ["access"],
 }
+_INFO = ("info",)
 _STRINGS = (
     "level",
     "service",
@@ -54,6 +55,20 @@ _KNOWN = frozenset(
 )
 
 
+# (ECS object, its member, the string field) for the one-member objects.
+_SIMPLE = (
+    ("service", "name", "service"),
+    ("transaction", "id", "transaction_id"),
+    ("trace", "id", "trace_id"),
+)
+# The string members of payment.* between amount and consent_scope, in order.
+_PAYMENT_TEXT = ("currency", "channel", "customer_id", "customer_country", "tpp_client_id", "consent_id")
+_PAYMENT_KEYS = frozenset(
+    [*_PAYMENT_TEXT, "transaction_id", "amount", "consent_scope", "outcome", "error_code", "mfa"]
+)
+_PAYMENT_KEYS |= {"risk_score", "approval", "latency_ms"}
+
+
 def normalise(raw: str) -> dict[str, Any]:
     """Normalise one payment-application log line (a JSON object) to an ECS document.
 
@@ -67,12 +82,15 @@ def normalise(raw: str) -> dict[str, Any]:
         NormalisationError: the line breaks the documented schema; ``field`` names the culprit.
     """
     line = parse_json_object(raw)
-    timestamp = parse_time(line.get("ts"), "ts")
+    stamp = timestamp(line.get("ts"), "ts")
     msg = line.get("msg")
     if not isinstance(msg, str) or not msg:
         raise NormalisationError("missing or not a string", field="msg")
-    s = {name: _text(line, name) for name in _STRINGS}
-    return _document(raw, line, msg, s, iso(timestamp))
+    s: dict[str, str | None] = {}
+    for name in _STRINGS:
+        value = line.get(name)
+        s[name] = value if type(value) is str and value else _text(line, name)
+    return _document(raw, line, msg, s, stamp)
 
 
 def _document(
@@ -82,34 +100,48 @@ def _document(
     if s["source_ip"] and source_ip is None:
         raise NormalisationError(f"not an IP address: {s['source_ip'][:60]!r}", field="source_ip")
     latency, status = _latency_and_status(line)
-    doc: dict[str, Any] = {
-        "@timestamp": stamp,
-        "event": {
-            "kind": "event",
-            "module": _SPEC.module,
-            "dataset": _SPEC.dataset,
-            "category": ["web"],
-            "type": _TYPES.get(msg, ["info"]),
-            "action": msg,
-            "outcome": _OUTCOMES.get(s["outcome"] or "", "unknown"),
-            "duration": int(latency * 1_000_000) if latency is not None else None,
-            "original": raw,
-        },
-        "log": {"level": s["level"].lower() if s["level"] else None},
-        "service": {"name": s["service"]},
-        "transaction": {"id": s["transaction_id"]},
-        "trace": {"id": s["trace_id"]},
-        "user": {"id": s["user_id"], "name": s["user_id"]},
-        "source": {"ip": source_ip, "geo": {"country_iso_code": s["customer_country"]}},
-        "http": {"response": {"status_code": status}},
-        "error": {"code": s["error_code"]},
-        "related": {
-            "ip": [source_ip] if source_ip else None,
-            "user": [s["user_id"]] if s["user_id"] else None,
-        },
-        "payment": _payment(line, s, latency),
+    event: dict[str, Any] = {
+        "kind": "event",
+        "module": _SPEC.module,
+        "dataset": _SPEC.dataset,
+        "category": ["web"],
+        "type": list(_TYPES.get(msg, _INFO)),
+        "action": msg,
+        "outcome": _OUTCOMES.get(s["outcome"] or "", "unknown"),
     }
-    return drop_none(doc)
+    if latency is not None:
+        event["duration"] = int(latency * 1_000_000)
+    event["original"] = raw
+    doc: dict[str, Any] = {"@timestamp": stamp, "event": event}
+    level, user = s["level"], s["user_id"]
+    if level:
+        doc["log"] = {"level": level.lower()}
+    for key, sub, name in _SIMPLE:
+        if s[name] is not None:
+            doc[key] = {sub: s[name]}
+    if user is not None:
+        doc["user"] = {"id": user, "name": user}
+    source: dict[str, Any] = {} if source_ip is None else {"ip": source_ip}
+    if s["customer_country"] is not None:
+        source["geo"] = {"country_iso_code": s["customer_country"]}
+    _put(doc, "source", source)
+    _put(doc, "http", {} if status is None else {"response": {"status_code": status}})
+    _put(doc, "error", {} if s["error_code"] is None else {"code": s["error_code"]})
+    _put(doc, "related", _related(source_ip, user))
+    _put(doc, "payment", _payment(line, s, latency))
+    return doc
+
+
+def _put(doc: dict[str, Any], key: str, value: dict[str, Any]) -> None:
+    if value:
+        doc[key] = value
+
+
+def _related(ip: str | None, user: str | None) -> dict[str, Any]:
+    related: dict[str, Any] = {} if not ip else {"ip": [ip]}
+    if user:
+        related["user"] = [user]
+    return related
 
 
 def _latency_and_status(line: dict[str, Any]) -> tuple[float | None, int | None]:
@@ -133,26 +165,27 @@ def _payment(line: dict[str, Any], s: dict[str, str | None], latency: float | No
     mfa = line.get("mfa")
     if mfa is not None and not isinstance(mfa, bool):
         raise NormalisationError(f"expected a boolean, got {type(mfa).__name__}", field="mfa")
-    payment: dict[str, Any] = {
-        "transaction_id": s["transaction_id"],
-        "amount": _number(line, "amount"),
-        "currency": s["currency"],
-        "channel": s["channel"],
-        "customer_id": s["customer_id"],
-        "customer_country": s["customer_country"],
-        "tpp_client_id": s["tpp_client_id"],
-        "consent_id": s["consent_id"],
-        "consent_scope": _strings(line.get("consent_scope"), "consent_scope"),
-        "outcome": s["outcome"],
-        "error_code": s["error_code"],
-        "mfa": mfa,
-        "risk_score": risk,
-        "approval": _approval(line.get("approval")),
-        "latency_ms": latency,
-    }
-    for key, value in line.items():
-        if key not in _KNOWN and key not in payment and value is not None:
-            payment[key] = value
+    amount = _number(line, "amount")
+    scope = _strings(line.get("consent_scope"), "consent_scope")
+    approval = _approval(line.get("approval"))
+    get = s.get
+    members = (
+        ("transaction_id", get("transaction_id")),
+        ("amount", amount),
+        *((name, get(name)) for name in _PAYMENT_TEXT),
+        ("consent_scope", None if scope is None else list(scope)),
+        ("outcome", get("outcome")),
+        ("error_code", get("error_code")),
+        ("mfa", mfa),
+        ("risk_score", risk),
+        ("approval", approval),
+        ("latency_ms", latency),
+    )
+    payment: dict[str, Any] = {key: value for key, value in members if value is not None}
+    if not line.keys() <= _KNOWN:  # fields the schema does not name are kept as they are
+        for key, value in line.items():
+            if key not in _KNOWN and key not in _PAYMENT_KEYS and value is not None:
+                payment.update(drop_none({key: value}))
     return payment
 
 
@@ -167,7 +200,9 @@ def _approval(value: Any) -> dict[str, Any] | None:
             f"expected a boolean, got {type(required).__name__}", field="approval.required"
         )
     approvers = _strings(value.get("approvers"), "approval.approvers") or []
-    return {"required": required, "approvers": approvers, "count": len(approvers)}
+    approval: dict[str, Any] = {} if required is None else {"required": required}
+    approval["approvers"], approval["count"] = list(approvers), len(approvers)
+    return approval
 
 
 def _text(line: dict[str, Any], name: str) -> str | None:
