@@ -12,9 +12,9 @@ from soar.telemetry.normalisers._util import (
     dedupe,
     drop_none,
     ip_or_none,
-    iso,
     parse_json_object,
-    parse_time,
+    present,
+    timestamp,
     typed,
 )
 from soar.telemetry.sources import SOURCES, Source
@@ -69,6 +69,10 @@ _LOG_LINE = re.compile(
     r"(?P<level>[A-Z]+)\s+\[(?P<logger>[^\]]*)\]\s+(?:\((?P<thread>[^)]*)\)\s+)?(?P<payload>.*)\Z",
     re.DOTALL,
 )
+_NAMESPACE_KEYS = tuple(k for k in _USER_KEYS + _ADMIN_KEYS if k != "time")
+# Members that must be scalars (``error`` is read with as_str, ``representation``/``authDetails`` are objects).
+_STRING_KEYS = _USER_KEYS[:-1] + _ADMIN_KEYS[:3]
+_EVENT_CONSTANTS = {"module": _SPEC.module, "dataset": _SPEC.dataset, "kind": "event"}
 _KEY_VALUE = re.compile(r'\s*([A-Za-z_][\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|([^,]*))\s*(?:,|\Z)')
 
 
@@ -92,16 +96,22 @@ def normalise(raw: str) -> dict[str, Any]:
     event, stamp, stamp_field = _native(raw)
     if stamp is None:
         raise NormalisationError("Keycloak event without a time", field=stamp_field)
-    when = parse_time(stamp, stamp_field)
-    admin = any(k in event for k in ("operationType", "authDetails", "resourcePath"))
+    when = timestamp(stamp, stamp_field)
+    admin = "operationType" in event or "authDetails" in event or "resourcePath" in event
     if not admin and not typed(event, "type", str):
         raise NormalisationError("Keycloak event without a type or operationType", field="type")
     body = _admin(event) if admin else _user(event)
-    body["@timestamp"] = iso(when)
-    body["event"].update({"module": _SPEC.module, "dataset": _SPEC.dataset, "kind": "event", "original": raw})
-    body["event"]["id"] = as_str(event.get("id"))
-    body["keycloak"] = _namespace(event)
-    return drop_none(body)
+    body["@timestamp"] = when
+    ecs_event = body["event"]
+    ecs_event.update(_EVENT_CONSTANTS)
+    ecs_event["original"] = raw
+    event_id = as_str(event.get("id"))
+    if event_id is not None:
+        ecs_event["id"] = event_id
+    namespace = drop_none(_namespace(event))
+    if namespace:
+        body["keycloak"] = namespace
+    return body
 
 
 def _native(raw: str) -> tuple[dict[str, Any], Any, str]:
@@ -147,18 +157,37 @@ def _user(ev: dict[str, Any]) -> dict[str, Any]:
     name = as_str(details.get("username"))
     user_id = as_str(ev.get("userId"))
     ip = ip_or_none(ev.get("ipAddress"))
-    return {
-        "event": {
-            "category": list(category),
-            "type": list(types),
-            "action": kind,
-            "outcome": "failure" if failed else "success",
-            "reason": error,
-        },
-        "user": {"id": user_id, "name": name, "email": as_str(details.get("email"))},
-        "source": {"ip": ip},
-        "related": {"ip": [ip] if ip else None, "user": dedupe([name, user_id]) or None},
-    }
+    event = _event(list(category), list(types), kind, "failure" if failed else "success", error)
+    user = present(id=user_id, name=name, email=as_str(details.get("email")))
+    return _body(event, user, ip, None, dedupe([name, user_id]))
+
+
+def _event(
+    category: list[str], types: list[str], action: str, outcome: str, reason: str | None
+) -> dict[str, Any]:
+    event = {"category": category, "type": types, "action": action, "outcome": outcome}
+    if reason is not None:
+        event["reason"] = reason
+    return event
+
+
+def _body(
+    event: dict[str, Any], user: dict[str, Any], ip: str | None, path: str | None, users: list[str]
+) -> dict[str, Any]:
+    """The ECS members shared by user and admin events, set only when present."""
+    body: dict[str, Any] = {"event": event}
+    if user:
+        body["user"] = user
+    if ip:
+        body["source"] = {"ip": ip}
+    if path:
+        body["url"] = {"path": path}
+    related: dict[str, Any] = {"ip": [ip]} if ip else {}
+    if users:
+        related["user"] = users
+    if related:
+        body["related"] = related
+    return body
 
 
 def _admin(ev: dict[str, Any]) -> dict[str, Any]:
@@ -175,19 +204,10 @@ def _admin(ev: dict[str, Any]) -> dict[str, Any]:
     actor = as_str(auth.get("userId", ev.get("userId")))
     ip = ip_or_none(auth.get("ipAddress", ev.get("ipAddress")))
     target = path.split("/")[1] if path.startswith("users/") and "/" in path else None
-    return {
-        "event": {
-            "category": ["iam"] if resource in _IAM_RESOURCES else ["configuration"],
-            "type": types,
-            "action": operation,
-            "outcome": "failure" if error else "success",
-            "reason": error,
-        },
-        "user": {"id": actor, "target": {"id": target, "roles": _roles(ev.get("representation"))}},
-        "source": {"ip": ip},
-        "url": {"path": path or None},
-        "related": {"ip": [ip] if ip else None, "user": dedupe([actor, target]) or None},
-    }
+    category = ["iam"] if resource in _IAM_RESOURCES else ["configuration"]
+    event = _event(category, types, operation, "failure" if error else "success", error)
+    user = present(id=actor, target=present(id=target, roles=_roles(ev.get("representation"))) or None)
+    return _body(event, user, ip, path, dedupe([actor, target]))
 
 
 def _roles(representation: Any) -> list[str] | None:
@@ -207,14 +227,16 @@ def _json_or_none(text: str) -> Any:
 
 def _details(ev: dict[str, Any]) -> dict[str, Any]:
     details = typed(ev, "details", dict) or {}
+    if ev.keys() <= _KNOWN:  # the usual case: nothing at the top level beyond the representation
+        return details
     extra = {k: v for k, v in ev.items() if k not in _KNOWN}
     return {**extra, **details}
 
 
 def _namespace(ev: dict[str, Any]) -> dict[str, Any]:
-    out = {k: ev[k] for k in _USER_KEYS + _ADMIN_KEYS if k in ev and k != "time"}
-    for key in _USER_KEYS[:-1] + _ADMIN_KEYS[:3]:
-        if isinstance(out.get(key), dict | list):
+    out = {k: ev[k] for k in _NAMESPACE_KEYS if k in ev}
+    for key in _STRING_KEYS:
+        if type(out.get(key)) in (dict, list):
             raise NormalisationError(f"expected a string, got {type(out[key]).__name__}", field=key)
     if isinstance(ev.get("time"), int | float):
         out["time"] = ev["time"]
