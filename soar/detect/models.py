@@ -1,0 +1,171 @@
+"""The detection engine's data crossing workflow and activity boundaries (pydantic models)."""
+
+from __future__ import annotations
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from soar.detect.settings import DetectSettings, RuleOptions
+from soar.rules.models import CompiledRule
+
+
+class RuleRef(BaseModel):
+    """A rule a sweep was started for: its id and the content hash it had then."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule_id: str
+    content_hash: str | None = None
+
+
+class DetectRule(BaseModel):
+    """A compiled rule with the options it is swept with."""
+
+    model_config = ConfigDict(frozen=True)
+
+    rule: CompiledRule
+    options: RuleOptions
+
+
+class Window(BaseModel):
+    """A half-open time range ``[start, end)`` on a rule's time field."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+
+class Gap(BaseModel):
+    """Time a rule was not swept on schedule: ``filled`` by catch-up windows, or missed (too old)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    start: AwareDatetime
+    end: AwareDatetime
+    filled: bool
+    run_id: str | None = None
+
+
+class Checkpoint(BaseModel):
+    """Where a rule's sweeps got to; one document per rule in ``soar-checkpoints-<namespace>``."""
+
+    rule_id: str
+    group_id: str
+    content_hash: str
+    time_field: str
+    end: AwareDatetime  # the time field up to which every hit has its alert written
+    backlog: bool = False  # the per-run alert cap stopped the last run before ``end`` of its window
+    updated_at: AwareDatetime | None = None
+    run_ids: list[str] = Field(default_factory=list)
+    gaps: list[Gap] = Field(default_factory=list)
+
+
+class SweepInput(BaseModel):
+    """Input of one sweep of a rule group.
+
+    Attributes:
+        group_id: The rule group (rules over the same indices).
+        rules: The rules to sweep; empty means every rule of the group found at ``rules_path``.
+        rules_path: Rule files or folders, read by the load activity (never by the workflow).
+        namespace: Where alerts and checkpoints are written (``soar-alerts-<namespace>``).
+        settings: Engine defaults and batching.
+    """
+
+    group_id: str
+    rules: list[RuleRef] = Field(default_factory=list)
+    rules_path: list[str]
+    namespace: str = "default"
+    settings: DetectSettings = Field(default_factory=DetectSettings)
+
+
+class SweepResult(BaseModel):
+    """What one sweep did; the CLI adds these up into its one JSON line."""
+
+    group_id: str
+    rules: int = 0
+    windows: int = 0
+    hits: int = 0
+    alerts_created: int = 0
+    duplicates_skipped: int = 0
+    gaps_filled: int = 0
+    gaps_missed: int = 0
+    capped: list[str] = Field(default_factory=list)
+    handed_over: int = 0
+    unrouted: int = 0
+    missing_rules: list[str] = Field(default_factory=list)
+
+
+class LoadGroupInput(BaseModel):
+    """Input of the activity that loads a group's rules and their checkpoints."""
+
+    group_id: str
+    rules: list[RuleRef]
+    rules_path: list[str]
+    namespace: str
+    defaults: RuleOptions
+
+
+class LoadGroupOutput(BaseModel):
+    """The group's rules with their options, each rule's checkpoint, and refs no longer found."""
+
+    rules: list[DetectRule]
+    checkpoints: dict[str, Checkpoint]
+    missing: list[str] = Field(default_factory=list)
+
+
+class RuleWindow(BaseModel):
+    """One rule's window in a sweep step, and how many new alerts it may still write this run."""
+
+    rule: DetectRule
+    window: Window
+    max_alerts: int
+
+
+class SearchWindowInput(BaseModel):
+    """Input of the activity that searches one step's windows and writes their alerts."""
+
+    group_id: str
+    run_id: str
+    namespace: str
+    items: list[RuleWindow]
+    page_size: int
+    concurrency: int
+
+
+class RuleWindowResult(BaseModel):
+    """What one rule's window produced; ``reached`` is how far its alerts are now all written."""
+
+    rule_id: str
+    hits: int
+    created: int
+    duplicates: int
+    capped: bool
+    reached: AwareDatetime
+
+
+class SearchWindowOutput(BaseModel):
+    """Per-rule results of one sweep step."""
+
+    results: list[RuleWindowResult]
+
+
+class SaveCheckpointsInput(BaseModel):
+    """Input of the activity that advances checkpoints after a step's alerts are written."""
+
+    namespace: str
+    checkpoints: list[Checkpoint]
+
+
+class HandOverInput(BaseModel):
+    """Input of the activity that hands the group's pending alerts to their playbooks."""
+
+    group_id: str
+    namespace: str
+
+
+class HandOverOutput(BaseModel):
+    """Alerts handed over: playbooks started, already started before, and alerts no route matched."""
+
+    started: int = 0
+    already_started: int = 0
+    unrouted: int = 0

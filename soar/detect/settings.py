@@ -1,0 +1,96 @@
+"""Defaults of the detection engine and the per-rule overrides read from a Sigma rule's ``soar:`` attribute."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from soar.errors import RuleError
+
+TimeField = Literal["@timestamp", "event.ingested"]
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+
+
+def parse_duration(value: Any) -> Any:
+    """``"5m"``/``"90s"``/``"2h"``/``"1d"`` as a timedelta; other values are left to pydantic."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"not a duration: {value!r} (write 30s, 5m, 2h or 1d)")
+        return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    return value
+
+
+class RuleOptions(BaseModel):
+    """How one rule is swept: the engine defaults, overridden per rule.
+
+    Attributes:
+        interval: How often the rule runs; a rule whose checkpoint is younger than this is not due.
+        overlap: How far each window reaches back before the checkpoint (late, out-of-order events).
+        lookback: How far the first window of a rule without a checkpoint reaches back.
+        ingest_delay: How far behind now a window ends, so events still being ingested are not skipped.
+        time_field: The field windows are cut on: the event's time or the time it was ingested.
+        max_alerts: New alerts one run writes per rule; the rest is carried to the next run.
+        max_window: The longest single window; longer spans (first run, catch-up) are cut into windows.
+        max_catchup: How far back a sweep catches up after downtime; older time is recorded as missed.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    interval: timedelta = timedelta(minutes=5)
+    overlap: timedelta = timedelta(minutes=1)
+    lookback: timedelta = timedelta(hours=25)
+    ingest_delay: timedelta = timedelta(seconds=30)
+    time_field: TimeField = "@timestamp"
+    max_alerts: int = Field(default=1000, ge=1)
+    max_window: timedelta = timedelta(hours=6)
+    max_catchup: timedelta = timedelta(days=3)
+
+    _durations = field_validator(
+        "interval", "overlap", "lookback", "ingest_delay", "max_window", "max_catchup", mode="before"
+    )(parse_duration)
+
+    @field_validator("interval", "lookback", "max_window", "max_catchup")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+    def override(self, custom: dict[str, Any], *, file: str, rule_id: str) -> RuleOptions:
+        """These options with a rule's ``soar:`` attribute applied.
+
+        Raises:
+            RuleError: an unknown key or a bad value; names the file, rule id and field.
+        """
+        try:
+            return RuleOptions.model_validate({**self.model_dump(), **custom})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = "soar." + ".".join(str(p) for p in first["loc"])
+            raise RuleError(first["msg"], file=file, field=where, rule_id=rule_id) from None
+
+
+class DetectSettings(BaseModel):
+    """Settings of the detection engine (defaults for every rule, batching, schedules).
+
+    Attributes:
+        rules: The default rule options.
+        page_size: Hits fetched per search request (first page by ``_msearch``, then point in time).
+        concurrency: Searches a window runs at once.
+        catchup_window: How far back a Temporal Schedule catches up runs it missed while down.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules: RuleOptions = Field(default_factory=RuleOptions)
+    page_size: int = Field(default=500, ge=1, le=10_000)
+    concurrency: int = Field(default=4, ge=1)
+    catchup_window: timedelta = timedelta(days=1)
+
+    _durations = field_validator("catchup_window", mode="before")(parse_duration)
