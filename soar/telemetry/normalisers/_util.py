@@ -193,8 +193,8 @@ def typed(obj: Mapping[str, Any], key: str, kind: type | tuple[type, ...], field
         NormalisationError: the member is present with another type.
     """
     value = obj.get(key)
-    if value is None:
-        return None
+    if value is None or type(value) is kind:
+        return value
     if isinstance(value, kind) and not (isinstance(value, bool) and bool not in _as_tuple(kind)):
         return value
     raise NormalisationError(f"expected {_type_names(kind)}, got {type(value).__name__}", field=field or key)
@@ -364,6 +364,8 @@ def as_str(value: Any) -> str | None:
     Returns:
         The string, or None.
     """
+    if type(value) is str:
+        return value
     if value is None or isinstance(value, dict | list):
         return None
     if isinstance(value, bool):

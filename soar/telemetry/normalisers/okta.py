@@ -10,11 +10,10 @@ from soar.errors import NormalisationError
 from soar.telemetry.normalisers._util import (
     as_str,
     dedupe,
-    drop_none,
     ip_or_none,
-    iso,
     parse_json_object,
-    parse_time,
+    present,
+    timestamp,
     typed,
 )
 from soar.telemetry.sources import SOURCES, Source
@@ -58,6 +57,7 @@ _PREFIXES = sorted(_CATEGORIES, key=len, reverse=True)
 # Native objects kept as they are (``flattened`` in the template): free-form or list-shaped.
 _FREE_FORM = frozenset({"target", "debugData", "ipChain", "geolocation"})
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_SNAKE_NAMES: dict[str, str] = {}  # camelCase -> snake_case, filled as keys are met
 
 
 def normalise(raw: str) -> dict[str, Any]:
@@ -79,46 +79,65 @@ def normalise(raw: str) -> dict[str, Any]:
         raise NormalisationError(
             "neither an eventType nor an actor: not a System Log event", field="eventType"
         )
-    stamp = parse_time(ev.get("published"), "published")
+    stamp = timestamp(ev.get("published"), "published")
     actor = typed(ev, "actor", dict) or {}
     client = typed(ev, "client", dict) or {}
     targets = [t for t in typed(ev, "target", list) or [] if isinstance(t, dict)]
-    doc: dict[str, Any] = {
-        "@timestamp": iso(stamp),
-        "event": _event(ev, event_type or None, raw),
-        "message": typed(ev, "displayMessage", str),
-        "user": _user(actor, targets),
-        "source": _source(client),
-        "user_agent": _user_agent(client),
-        "transaction": {"id": as_str((typed(ev, "transaction", dict) or {}).get("id"))},
-        "http": {"request": {"id": as_str(_debug(ev).get("requestId"))}},
-        "related": _related(ev, actor, client, targets),
-    }
-    out = drop_none(doc)
-    out["okta"] = _namespace(ev)
-    return out
+    doc: dict[str, Any] = {"@timestamp": stamp, "event": _event(ev, event_type or None, raw)}
+    message = typed(ev, "displayMessage", str)
+    if message is not None:
+        doc["message"] = message
+    _put(doc, "user", _user(actor, targets))
+    _put(doc, "source", _source(client))
+    _put(doc, "user_agent", _user_agent(client))
+    transaction = as_str((typed(ev, "transaction", dict) or {}).get("id"))
+    if transaction is not None:
+        doc["transaction"] = {"id": transaction}
+    request_id = as_str(_debug(ev).get("requestId"))
+    if request_id is not None:
+        doc["http"] = {"request": {"id": request_id}}
+    _put(doc, "related", _related(ev, actor, client, targets))
+    doc["okta"] = _namespace(ev)
+    return doc
+
+
+def _put(doc: dict[str, Any], key: str, value: dict[str, Any]) -> None:
+    if value:
+        doc[key] = value
+
+
+@lru_cache(maxsize=1024)
+def _classify(event_type: str | None) -> tuple[list[str], list[str]]:
+    """event.category and event.type of an eventType (copy before use: the lists are shared)."""
+    return next(
+        (_CATEGORIES[p] for p in _PREFIXES if event_type and event_type.startswith(p)), (["iam"], ["info"])
+    )
 
 
 def _event(ev: dict[str, Any], event_type: str | None, raw: str) -> dict[str, Any]:
     outcome = typed(ev, "outcome", dict) or {}
     result = as_str(outcome.get("result"))
-    category, types = next(
-        (_CATEGORIES[p] for p in _PREFIXES if event_type and event_type.startswith(p)), (["iam"], ["info"])
-    )
+    category, types = _classify(event_type)
     severity = ev.get("severity")
-    return {
+    event: dict[str, Any] = {
         "kind": "event",
         "module": _SPEC.module,
         "dataset": _SPEC.dataset,
         "category": list(category),
         "type": list(types),
-        "action": event_type,
-        "outcome": _OUTCOMES.get((result or "").upper(), "unknown"),
-        "reason": as_str(outcome.get("reason")),
-        "id": as_str(ev.get("uuid")),
-        "severity": SEVERITY.get(severity) if isinstance(severity, str) else None,
-        "original": raw,
     }
+    if event_type is not None:
+        event["action"] = event_type
+    event["outcome"] = _OUTCOMES.get((result or "").upper(), "unknown")
+    event.update(
+        present(
+            reason=as_str(outcome.get("reason")),
+            id=as_str(ev.get("uuid")),
+            severity=SEVERITY.get(severity) if isinstance(severity, str) else None,
+        )
+    )
+    event["original"] = raw
+    return event
 
 
 def _namespace(ev: dict[str, Any]) -> dict[str, Any]:
@@ -137,6 +156,7 @@ def _namespace(ev: dict[str, Any]) -> dict[str, Any]:
 
 def _snake_tree(value: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    names = _SNAKE_NAMES
     for key, item in value.items():
         if item is None:
             continue
@@ -144,13 +164,16 @@ def _snake_tree(value: dict[str, Any]) -> dict[str, Any]:
             item = _snake_tree(item)
             if not item:
                 continue
-        out[_snake(key)] = item
+        name = names.get(key)
+        out[_snake(key) if name is None else name] = item
     return out
 
 
-@lru_cache(maxsize=4096)
 def _snake(key: str) -> str:
-    return _CAMEL.sub("_", key).lower()
+    name = _CAMEL.sub("_", key).lower()
+    if len(_SNAKE_NAMES) < 4096:  # bounded: keys are a small vocabulary, unknown ones are recomputed
+        _SNAKE_NAMES[key] = name
+    return name
 
 
 def _debug(ev: dict[str, Any]) -> dict[str, Any]:
@@ -163,19 +186,22 @@ def _user(actor: dict[str, Any], targets: list[dict[str, Any]]) -> dict[str, Any
     target = next((t for t in targets if t.get("type") == "User"), {})
     target_alt = as_str(target.get("alternateId"))
     group = next((t for t in targets if t.get("type") == "UserGroup"), {})
-    return {
-        "name": alternate,
-        "id": as_str(actor.get("id")),
-        "full_name": as_str(actor.get("displayName")),
-        "email": alternate if alternate and "@" in alternate else None,
-        "target": {
-            "name": target_alt,
-            "id": as_str(target.get("id")),
-            "full_name": as_str(target.get("displayName")),
-            "email": target_alt if target_alt and "@" in target_alt else None,
-            "group": {"name": as_str(group.get("displayName")), "id": as_str(group.get("id"))},
-        },
-    }
+    user = present(
+        name=alternate,
+        id=as_str(actor.get("id")),
+        full_name=as_str(actor.get("displayName")),
+        email=alternate if alternate and "@" in alternate else None,
+    )
+    about = present(
+        name=target_alt,
+        id=as_str(target.get("id")),
+        full_name=as_str(target.get("displayName")),
+        email=target_alt if target_alt and "@" in target_alt else None,
+    )
+    if group:
+        _put(about, "group", present(name=as_str(group.get("displayName")), id=as_str(group.get("id"))))
+    _put(user, "target", about)
+    return user
 
 
 def _source(client: dict[str, Any]) -> dict[str, Any]:
@@ -185,26 +211,28 @@ def _source(client: dict[str, Any]) -> dict[str, Any]:
     if isinstance(point, dict) and all(type(point.get(k)) in (int, float) for k in ("lat", "lon")):
         lat, lon = point["lat"], point["lon"]
         location = {"lat": lat, "lon": lon} if -90 <= lat <= 90 and -180 <= lon <= 180 else None
-    return {
-        "ip": ip_or_none(client.get("ipAddress")),
-        "geo": {
-            "city_name": as_str(geo.get("city")),
-            "country_name": as_str(geo.get("country")),
-            "region_name": as_str(geo.get("state")),
-            "location": location,
-        },
-    }
+    ip = ip_or_none(client.get("ipAddress"))
+    source: dict[str, Any] = {} if ip is None else {"ip": ip}
+    place = present(
+        city_name=as_str(geo.get("city")),
+        country_name=as_str(geo.get("country")),
+        region_name=as_str(geo.get("state")),
+        location=location,
+    )
+    _put(source, "geo", place)
+    return source
 
 
 def _user_agent(client: dict[str, Any]) -> dict[str, Any]:
     agent = typed(client, "userAgent", dict, "client.userAgent") or {}
     browser = as_str(agent.get("browser"))
-    return {
-        "original": as_str(agent.get("rawUserAgent")),
-        "name": browser if browser and browser != "UNKNOWN" else None,
-        "os": {"name": as_str(agent.get("os"))},
-        "device": {"name": as_str(client.get("device"))},
-    }
+    agent_os, device = as_str(agent.get("os")), as_str(client.get("device"))
+    return present(
+        original=as_str(agent.get("rawUserAgent")),
+        name=browser if browser and browser != "UNKNOWN" else None,
+        os=None if agent_os is None else {"name": agent_os},
+        device=None if device is None else {"name": device},
+    )
 
 
 def _related(
@@ -216,4 +244,4 @@ def _related(
     ips += [ip_or_none(hop.get("ip")) for hop in chain if isinstance(hop, dict)]
     users = [actor.get("alternateId")]
     users += [t.get("alternateId") for t in targets if t.get("type") == "User"]
-    return {"ip": dedupe(ips) or None, "user": dedupe(users) or None}
+    return present(ip=dedupe(ips) or None, user=dedupe(users) or None)
