@@ -9,8 +9,10 @@ Sides, measured in one run on a private copy of ``../shared/corpora/sigmahq/rule
   backend, the others (Windows, Linux, cloud ...) stop at routing with a one-line error.
 - soar, all through the backend: every rule forced onto one source (Envoy) so that each one is
   converted, like sigma-cli does: the fair comparison of conversion work.
-- soar, warm: the same compile again with the cache full, nothing changed.
-- soar, incremental: one rule file changed (its title), compiled again against the full cache.
+- soar, warm: the same compile again with the cache full, nothing changed (best of 3).
+- soar, incremental: one rule file changed (its title), compiled again against the full cache
+  (best of 3, a different edit each time). Both are timed in-process, with no interpreter start-up:
+  what is measured is the cache (walk, ``stat`` per file, index load, outcomes rebuilt).
 """
 
 from __future__ import annotations
@@ -67,6 +69,13 @@ def _one_rule(rules: Path) -> Path:
     return next(p for p in sorted(rules.rglob("*.yml")) if "kubernetes" in p.parts)
 
 
+def _incremental(rules: Path, cache: Path, run: int) -> tuple[float, Any]:
+    changed = _one_rule(rules)
+    text = changed.read_text("utf-8").replace("title: ", f"title: (changed {run}) ", 1)
+    changed.write_text(text, "utf-8")
+    return _timed(lambda: compile_rules([rules], cache_dir=cache))
+
+
 def run() -> str:
     """Run every side in the same process and return the Markdown section."""
     if not CORPUS.is_dir():
@@ -78,10 +87,8 @@ def run() -> str:
         cli, _ = _sigma_cli(rules)
         cold, first = _timed(lambda: compile_rules([rules], cache_dir=cache))
         forced, (forced_ok, forced_failed) = _timed(lambda: _forced(rules))
-        warm, _ = _timed(lambda: compile_rules([rules], cache_dir=cache))
-        changed = _one_rule(rules)
-        changed.write_text(changed.read_text("utf-8").replace("title: ", "title: (changed) ", 1), "utf-8")
-        incremental, again = _timed(lambda: compile_rules([rules], cache_dir=cache))
+        warm = min(_timed(lambda: compile_rules([rules], cache_dir=cache))[0] for _ in range(3))
+        incremental, again = min((_incremental(rules, cache, n) for n in range(3)), key=lambda r: r[0])
     routed = len(first.rules) + len(first.correlations)
     rows = [
         (
@@ -106,7 +113,8 @@ def run() -> str:
         "## Rules: compilation of the SigmaHQ corpus",
         "",
         f"{count:,} rule files of `../shared/corpora/sigmahq/rules`, one core, all sides in this run.",
-        "soar cold and warm include reading and hashing every file; sigma-cli's time includes its start-up.",
+        "soar cold reads and compiles every file; warm and incremental runs `stat` every file and read "
+        "only the changed one; sigma-cli's time includes its start-up.",
         "",
         "| side | time (s) | vs sigma-cli | what it did |",
         "| --- | ---: | ---: | --- |",

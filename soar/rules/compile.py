@@ -1,36 +1,34 @@
-"""Compile rule files to ``CompiledRule``/``CompiledCorrelation``, with an on-disk cache by file content.
+"""Compile rule files to ``CompiledRule``/``CompiledCorrelation``, with an on-disk incremental cache.
 
-The cache key is the sha256 of the rule file's bytes, the pipeline, backend and cache-format
-versions, and a fingerprint of the field types; a cache entry is one JSON file holding the file's
-compiled rules. Only files whose every document compiled are cached; correlations are always
-re-resolved (cheaply) against the compiled rules, because they depend on other files.
+The cache (:mod:`soar.rules.cache`) keeps every file's outcome, compiled rules and refusals alike,
+in one index per cache directory; an unchanged file is recognised by ``stat`` alone. Its key covers
+the file's bytes, the pipeline, backend and cache-format versions and a fingerprint of the field
+types. Files holding correlations are always compiled again: a correlation is resolved against the
+rules of the other files, which are re-resolved (cheaply) on every run.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from pydantic import ValidationError
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
 
 from soar.errors import RuleError
 from soar.rules.backend import BACKEND_VERSION, FieldTypes, QueryDslBackend, UnsupportedConstruct
+from soar.rules.cache import CACHE_FORMAT, FileOutcome, RuleCache
 from soar.rules.correlation import compile_correlation
 from soar.rules.fieldmaps import map_field
-from soar.rules.loader import LoadedRule, parse_rules, rule_files
+from soar.rules.loader import RULE_SUFFIXES, LoadedRule, parse_rules
 from soar.rules.locate import error_line, field_line, key_line
 from soar.rules.models import CompiledRule, CompileResult, content_hash
 from soar.rules.pipelines import PIPELINE_VERSION, describe_logsource, resolve_source
 from soar.rules.validation import rule_fields
 from soar.telemetry.sources import Source
 from soar.telemetry.templates import field_types as template_field_types
-
-CACHE_FORMAT = "1"
 
 
 def default_cache_dir(data_dir: Path) -> Path:
@@ -55,26 +53,28 @@ def compile_rules(
         Compiled rules and correlations, and a ``RuleError`` per rule that failed.
     """
     backend = QueryDslBackend(field_types)
-    cache = _Cache(cache_dir, _fingerprint(field_types)) if cache_dir is not None else None
+    cache = RuleCache(cache_dir, _salt(field_types)) if cache_dir is not None else None
     result = CompileResult()
     correlations: list[LoadedRule] = []
-    for path in rule_files(paths):
+    for path in rule_paths(paths):
         try:
-            data = path.read_bytes()
+            found = cache.get(path) if cache is not None else Path(path).read_bytes()
         except OSError as exc:
             result.errors.append(RuleError(f"cannot read: {exc.strerror}", file=str(path)))
             continue
-        cached = cache.get(data) if cache is not None else None
-        if cached is not None:
-            result.rules.extend(rule.model_copy(update={"path": str(path)}) for rule in cached)
+        if isinstance(found, FileOutcome):
+            result.rules.extend(found.rules)
+            result.errors.extend(found.errors)
             continue
-        compiled, errors, file_correlations = _compile_file(backend, data, path)
+        compiled, errors, file_correlations = _compile_file(backend, found, Path(path))
         result.recompiled += len(compiled) + len(errors)
         result.rules.extend(compiled)
         result.errors.extend(errors)
         correlations.extend(file_correlations)
-        if cache is not None and not errors and not file_correlations:
-            cache.put(data, compiled)
+        if cache is not None and not file_correlations:  # correlations need the other files
+            cache.put(path, FileOutcome(compiled, errors))
+    if cache is not None:
+        cache.save()
     by_reference = {ref: rule for rule in result.rules for ref in (rule.rule_id, rule.name) if ref}
     for loaded in correlations:
         try:
@@ -82,6 +82,51 @@ def compile_rules(
         except RuleError as exc:
             result.errors.append(exc)
     return result
+
+
+def rule_paths(paths: Iterable[str | Path]) -> list[str]:
+    """:func:`soar.rules.loader.rule_files` as text, in the same order, with no ``stat`` per file.
+
+    Walks folders with ``os.scandir`` (its entry types say which are files), does not descend
+    into symbolic links to folders (as ``Path.rglob`` does not), and sorts as ``Path`` does.
+
+    Args:
+        paths: Rule files and folders (searched recursively for ``*.yml``/``*.yaml``).
+
+    Returns:
+        Every rule file named or found, spelled as ``str(Path)`` would spell it.
+    """
+    found: dict[str, str] = {}  # path -> sort key: its parts joined by NUL, as Path compares parts
+    for raw in paths:
+        root = Path(raw)
+        text, key = str(root), "\0".join(root.parts)
+        if not root.is_dir():
+            found[text] = key
+            continue
+        prefix = "" if text == "." else text if text.endswith("/") else f"{text}/"
+        for relative in _walk(text):
+            parts = relative.replace("/", "\0")
+            found[prefix + relative] = f"{key}\0{parts}" if key else parts
+    return sorted(found, key=found.__getitem__)
+
+
+def _walk(root: str) -> list[str]:
+    """Rule files under a folder, relative to it, with ``Path.rglob`` semantics (no sort)."""
+    found: list[str] = []
+    folders = [(root, "")]
+    while folders:
+        folder, relative = folders.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except PermissionError:
+            continue
+        for entry in entries:
+            name = entry.name
+            if entry.is_dir(follow_symlinks=False):
+                folders.append((entry.path, f"{relative}{name}/"))
+            elif name.endswith(RULE_SUFFIXES) and name not in RULE_SUFFIXES and entry.is_file():
+                found.append(relative + name)
+    return found
 
 
 def _compile_file(
@@ -153,6 +198,11 @@ def _compiled(
     )
 
 
+def _salt(field_types: FieldTypes) -> str:
+    """Everything besides a file's bytes that its outcome depends on."""
+    return f"{CACHE_FORMAT}:{PIPELINE_VERSION}:{BACKEND_VERSION}:{_fingerprint(field_types)}"
+
+
 def _fingerprint(field_types: FieldTypes) -> str:
     types: dict[str, Mapping[str, str] | str] = {}
     for source in Source:
@@ -161,29 +211,3 @@ def _fingerprint(field_types: FieldTypes) -> str:
         except OSError:  # a source whose template is not written yet
             types[source.value] = "missing"
     return content_hash(types)
-
-
-class _Cache:
-    """One JSON file of compiled rules per rule-file content."""
-
-    def __init__(self, directory: Path, fingerprint: str) -> None:
-        self._dir = directory
-        self._salt = f"{CACHE_FORMAT}:{PIPELINE_VERSION}:{BACKEND_VERSION}:{fingerprint}:".encode()
-
-    def _path(self, data: bytes) -> Path:
-        return self._dir / f"{hashlib.sha256(self._salt + data).hexdigest()}.json"
-
-    def get(self, data: bytes) -> list[CompiledRule] | None:
-        path = self._path(data)
-        try:
-            entries = json.loads(path.read_text("utf-8"))
-            return [CompiledRule.model_validate(entry) for entry in entries]
-        except (OSError, ValueError, ValidationError):
-            return None  # absent or unreadable: compile again
-
-    def put(self, data: bytes, rules: list[CompiledRule]) -> None:
-        self._dir.mkdir(parents=True, exist_ok=True)
-        path = self._path(data)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps([r.model_dump(mode="json") for r in rules]), "utf-8")
-        tmp.replace(path)  # atomic: a concurrent reader never sees half a file

@@ -1,0 +1,158 @@
+"""The compile cache: cold, warm and incremental runs give the same result; stat-only reuse; safety."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from soar.rules import cache as cache_module
+from soar.rules.compile import compile_rules, rule_paths
+from soar.rules.loader import rule_files
+from soar.rules.models import CompileResult
+from tests.unit.rules.conftest import RULES, field_types
+
+OLD = 1_600_000_000_000_000_000  # an mtime far enough in the past to trust
+
+
+def _rules(tmp_path: Path) -> Path:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    for path in RULES.glob("*.yml"):
+        shutil.copy(path, rules / path.name)
+    (rules / "windows.yml").write_text(
+        "title: Windows\nid: 0b7c1f5e-9999-4000-8000-000000000001\n"
+        "logsource:\n  product: windows\ndetection:\n  sel:\n    a: b\n  condition: sel\n",
+        "utf-8",
+    )
+    (rules / "broken.yml").write_text("title: [unclosed\n", "utf-8")
+    return rules
+
+
+def _age(rules: Path) -> None:
+    for path in rules.rglob("*.yml"):
+        os.utime(path, ns=(OLD, OLD))
+
+
+def _view(result: CompileResult) -> tuple[object, ...]:
+    errors = [(str(e), e.reason, e.file, e.line, e.field, e.rule_id, e.args) for e in result.errors]
+    return result.rules, result.correlations, errors
+
+
+def _compile(rules: Path, cache: Path | None) -> CompileResult:
+    return compile_rules([rules], cache_dir=cache, field_types=field_types)
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every file the cache reads (the racy window is off: test files are all brand new)."""
+    seen: list[str] = []
+    read = cache_module._read
+
+    def counted(path: str) -> tuple[list[int] | None, bytes]:
+        seen.append(path)
+        return read(path)
+
+    monkeypatch.setattr(cache_module, "RACY_NS", 0)
+    monkeypatch.setattr(cache_module, "_read", counted)
+    return seen
+
+
+def test_cold_warm_and_incremental_results_equal_an_uncached_compile(
+    tmp_path: Path, reads: list[str]
+) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    _age(rules)
+    cold = _compile(rules, cache)
+    assert cold.errors, "refusals are part of the result"
+    assert _view(cold) == _view(_compile(rules, None))
+    reads.clear()
+    warm = _compile(rules, cache)
+    assert _view(warm) == _view(cold)
+    assert reads == [str(rules / "correlations.yml")]  # the rest by stat alone
+    assert warm.recompiled == 2
+    regex = rules / "regex.yml"
+    regex.write_text(regex.read_text("utf-8").replace("nikto", "nmap"), "utf-8")
+    reads.clear()
+    incremental = _compile(rules, cache)
+    assert sorted(reads) == [str(rules / "correlations.yml"), str(regex)]
+    assert _view(incremental) == _view(_compile(rules, None))
+    assert _view(incremental) != _view(cold)
+
+
+def test_touched_but_unchanged_file_is_hashed_and_reused(tmp_path: Path, reads: list[str]) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    _age(rules)
+    cold = _compile(rules, cache)
+    os.utime(rules / "windows.yml", ns=(OLD + 10, OLD + 10))
+    again = _compile(rules, cache)
+    assert _view(again) == _view(cold)
+    assert again.recompiled == 2  # windows.yml read, same hash: reused
+    reads.clear()
+    _compile(rules, cache)
+    assert reads == [str(rules / "correlations.yml")]  # its new stat was recorded
+
+
+def test_same_size_same_mtime_edit_is_not_served_stale(tmp_path: Path) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    regex = rules / "regex.yml"
+    _compile(rules, cache)  # brand-new files: their stat is too recent to trust
+    stat = regex.stat()
+    regex.write_text(regex.read_text("utf-8").replace("nikto", "nmapx"), "utf-8")
+    os.utime(regex, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert _view(_compile(rules, cache)) == _view(_compile(rules, None))
+
+
+def test_deleted_files_disappear(tmp_path: Path) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    _compile(rules, cache)
+    (rules / "windows.yml").unlink()
+    (rules / "broken.yml").unlink()
+    after = _compile(rules, cache)
+    assert _view(after) == _view(_compile(rules, None))
+    assert not any("windows.yml" in str(e) or "broken.yml" in str(e) for e in after.errors)
+    assert b"windows.yml" not in (cache / cache_module.INDEX_NAME).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "index",
+    [b"", b"{not json", b"[]", b'{"format": "2", "salt": "other", "files": {}}', b'{"files": 3}'],
+)
+def test_corrupt_or_foreign_index_means_a_full_compile(tmp_path: Path, index: bytes) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    first = _compile(rules, cache)
+    (cache / cache_module.INDEX_NAME).write_bytes(index)
+    again = _compile(rules, cache)
+    assert again.recompiled == first.recompiled
+    assert _view(again) == _view(first)
+
+
+def test_damaged_entries_are_compiled_again(tmp_path: Path) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    first = _compile(rules, cache)
+    index = cache / cache_module.INDEX_NAME
+    text = index.read_text("utf-8")
+    index.write_text(text.replace('"source":"envoy"', '"source":"nowhere"'), "utf-8")
+    assert _view(_compile(rules, cache)) == _view(first)
+
+
+def test_index_is_written_atomically(tmp_path: Path) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    _compile(rules, cache)
+    assert [p.name for p in cache.iterdir()] == [cache_module.INDEX_NAME]
+
+
+def test_rule_paths_matches_rule_files(tmp_path: Path) -> None:
+    rules = _rules(tmp_path)
+    (rules / ".hidden").mkdir()
+    (rules / ".hidden" / "a.yaml").write_text("x: 1\n", "utf-8")
+    (rules / "sub-dir").mkdir()
+    (rules / "sub-dir" / "b.yml").write_text("x: 1\n", "utf-8")
+    (rules / ".yml").write_text("x: 1\n", "utf-8")
+    (rules / "notes.txt").write_text("x\n", "utf-8")
+    (rules / "linked").symlink_to(rules / "sub-dir")
+    (rules / "link.yml").symlink_to(rules / "sub-dir" / "b.yml")
+    for args in ([rules], [rules, rules / "regex.yml", tmp_path / "absent.yml"], [f"{rules}/"]):
+        assert rule_paths(args) == [str(p) for p in rule_files(args)]
