@@ -242,6 +242,11 @@ def ip_port(value: str | None) -> tuple[str | None, int | None]:
     """
     if value is None:
         return None, None
+    # Service addresses repeat a lot; the bound on the length keeps the cache's memory bounded too.
+    return _cached_ip_port(value) if len(value) <= 64 else _ip_port(value)
+
+
+def _ip_port(value: str) -> tuple[str | None, int | None]:
     host, port = value.rpartition("://")[2], None
     if host.startswith("["):
         host, _, rest = host[1:].partition("]")
@@ -256,7 +261,9 @@ def ip_port(value: str | None) -> tuple[str | None, int | None]:
     return ip, None
 
 
-@lru_cache(maxsize=8192)
+_cached_ip_port = lru_cache(maxsize=16384)(_ip_port)
+
+
 def _host_ip(host: str) -> str | None:
     """The canonical IP, or None; IPv4 by regex because ``ipaddress`` dominates the hot path."""
     if _IPV4.fullmatch(host):

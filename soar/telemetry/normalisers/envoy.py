@@ -91,9 +91,9 @@ _DESTINATION = _pairs(
 )
 # Keys of ``envoy.*`` soar always considers its own: native fields of these names are not copied.
 _NAMESPACE_KEYS = frozenset(
-    _names("response_code response_flags direction upstream rbac mtls source destination")
-    + _names(_PLAIN_KEYS)
+    _names(f"response_code response_flags direction upstream rbac mtls {_PLAIN_KEYS}")
 )
+_NAMESPACE_KEYS |= {"source", "destination"}
 _REQUEST = _pairs("request_id:id referer:referrer")
 _TLS_CLIENT = _pairs("requested_server_name:server_name downstream_peer_subject:subject")
 _DIRECTIONS = {"inbound": "ingress", "outbound": "egress"}
@@ -200,7 +200,7 @@ def _document(fields: dict[str, Any], raw: str, fmt: str) -> dict[str, Any]:
     method = fields.get("method")
     code = fields.get("response_code")
     duration = fields.get("duration")
-    envoy, denied = _envoy_namespace(fields, code)
+    envoy, denied, hollow = _envoy_namespace(fields, code)
     envoy["format"] = fmt
     stamp = _start_time(fields["start_time"])
     event: dict[str, Any] = {
@@ -219,7 +219,7 @@ def _document(fields: dict[str, Any], raw: str, fmt: str) -> dict[str, Any]:
     _add_http(doc, fields, method, code)
     _add_network(doc, fields, envoy)
     _add_tls(doc, fields)
-    if {} in envoy.values():  # a native object that was all nulls
+    if hollow:
         doc["envoy"] = {k: v for k, v in envoy.items() if v != {}}
     return doc
 
@@ -239,7 +239,7 @@ def _outcome(code: int | None, denied: bool, flags: list[str] | None) -> str:
     return "success"
 
 
-def _envoy_namespace(fields: dict[str, Any], code: int | None) -> tuple[dict[str, Any], bool]:
+def _envoy_namespace(fields: dict[str, Any], code: int | None) -> tuple[dict[str, Any], bool, bool]:
     flags = fields.get("response_flags")
     details = fields.get("response_code_details")
     cluster = fields.get("upstream_cluster")
@@ -250,20 +250,24 @@ def _envoy_namespace(fields: dict[str, Any], code: int | None) -> tuple[dict[str
     if cluster and "|" in cluster:
         envoy["direction"] = cluster.partition("|")[0]
     for name, part in (
-        ("upstream", pick(fields, _UPSTREAM)),
+        ("upstream", {out: fields[name] for name, out in _UPSTREAM if name in fields}),
         ("rbac", _rbac(fields, details)),
         ("mtls", _mtls(fields)),
-        ("source", pick(fields, _PEERS)),
-        ("destination", pick(fields, _DESTINATION)),
+        ("source", {out: fields[name] for name, out in _PEERS if name in fields}),
+        ("destination", {out: fields[name] for name, out in _DESTINATION if name in fields}),
     ):
         if part:
             envoy[name] = part
+    hollow = False  # a native object that was all nulls, dropped once ``format`` is in place
     if not fields.keys() <= _KNOWN:  # native fields soar has no name for are kept as they are
         for key, value in fields.items():
             if key not in _KNOWN and key not in _NAMESPACE_KEYS:
-                envoy[key] = prune(value) if type(value) is dict else value
+                if type(value) is dict:
+                    value = prune(value)
+                    hollow = hollow or not value
+                envoy[key] = value
     details_denied = bool(details and details.startswith("ext_authz_denied"))
-    return envoy, envoy.get("rbac", {}).get("result") == "denied" or details_denied
+    return envoy, envoy.get("rbac", {}).get("result") == "denied" or details_denied, hollow
 
 
 def _rbac(fields: dict[str, Any], details: str | None) -> dict[str, Any]:
