@@ -1,0 +1,83 @@
+"""The shared normaliser helpers: the fast paths give exactly what the general paths give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from soar.errors import NormalisationError
+from soar.telemetry.normalisers._util import (
+    as_str,
+    ip_port,
+    iso,
+    parse_time,
+    pick,
+    present,
+    prune,
+    timestamp,
+    typed,
+)
+
+
+@given(st.datetimes(min_value=datetime(1000, 1, 1), max_value=datetime(9999, 12, 31)))
+def test_timestamp_keeps_the_ecs_form_as_iso_of_parse_time_would(moment: datetime) -> None:
+    text = iso(moment.replace(tzinfo=UTC))
+    assert timestamp(text, "ts") == iso(parse_time(text, "ts")) == text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-01-01T00:00:60.000Z",  # leap second: clamped by parse_time
+        "2024-03-01T10:00:00.5+01:00",
+        "2024-03-01 10:00:00.123Z",
+        1_700_000_000_123,
+    ],
+)
+def test_timestamp_falls_back_to_parse_time(value: object) -> None:
+    assert timestamp(value, "ts") == iso(parse_time(value, "ts"))
+
+
+@pytest.mark.parametrize("value", ["2024-02-30T00:00:00.000Z", None, "yesterday", True])
+def test_timestamp_rejects_what_parse_time_rejects(value: object) -> None:
+    with pytest.raises(NormalisationError) as caught:
+        timestamp(value, "ts")
+    assert caught.value.field == "ts"
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("10.0.0.1:8080", ("10.0.0.1", 8080)),
+        ("tcp://10.0.0.1:80", ("10.0.0.1", 80)),
+        ("[::1]:443", ("::1", 443)),
+        ("10.0.0.1", ("10.0.0.1", None)),
+        ("10.0.0.1:99999", ("10.0.0.1", None)),
+        ("example.com:80", (None, None)),
+        (None, (None, None)),
+        ("1.2.3.4:" + "9" * 100, ("1.2.3.4", None)),  # too long for the cache, same answer
+    ],
+)
+def test_ip_port(value: str | None, expected: tuple[str | None, int | None]) -> None:
+    assert ip_port(value) == expected
+    assert ip_port(value) == expected  # and again, from the cache
+
+
+def test_pick_present_prune() -> None:
+    assert pick({"a": 1, "b": None, "c": 3}, (("c", "x"), ("a", "y"), ("b", "z"))) == {"x": 3, "y": 1}
+    assert list(present(b=1, a=None, c=2)) == ["b", "c"]
+    assert prune({"a": None, "b": {"c": None}, "d": [None], "e": {"f": 0}}) == {"d": [None], "e": {"f": 0}}
+
+
+def test_typed_and_as_str_fast_paths_keep_their_rules() -> None:
+    assert typed({"n": True}, "n", bool) is True
+    with pytest.raises(NormalisationError):
+        typed({"n": True}, "n", int)
+    assert typed({"s": "x"}, "s", str) == "x"
+    assert as_str("x") == "x"
+    assert as_str(False) == "false"
+    assert as_str({"a": 1}) is None
+    assert as_str(timedelta(0)) == "0:00:00"
