@@ -33,9 +33,9 @@ __all__ = [
     "typed",
 ]
 
-# RFC 3339: date, 'T' or space, time, any number of fractional digits, then 'Z' or an offset.
+# RFC 3339: date, 'T' or space, time, any number of fractional digits, then 'Z', an offset, or no zone (UTC).
 _RFC3339 = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))\Z"
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:([Zz])|([+-])(\d{2}):?(\d{2}))?\Z"
 )
 # Epoch milliseconds outside this range are certainly wrong (before 1970 or after year 9999).
 _MAX_EPOCH_MS = 253_402_300_799_999
@@ -91,7 +91,8 @@ def parse_time(value: Any, field: str) -> datetime:
     """Parse a timestamp into an aware UTC datetime.
 
     Accepts RFC 3339 strings with any fractional precision (nanoseconds are truncated to
-    microseconds) ending in ``Z`` or an offset, and int/float epoch milliseconds.
+    microseconds) ending in ``Z`` or an offset, or with no zone at all (read as UTC, the convention of
+    exporters such as Panther), and int/float epoch milliseconds.
 
     Args:
         value: the native timestamp value.
@@ -121,7 +122,8 @@ def _parse_rfc3339(text: str, field: str) -> datetime:
     year, month, day, hour, minute, second, frac, zulu, sign, off_h, off_m = match.groups()
     micro = int((frac or "0")[:6].ljust(6, "0"))
     tz: timezone = UTC
-    if not zulu:
+    # No zone at all ("2022-11-29 22:40:02.903", as exporters such as Panther write): UTC, by convention.
+    if not zulu and sign:
         offset = timedelta(hours=int(off_h), minutes=int(off_m))
         if offset >= timedelta(hours=24):
             raise NormalisationError(f"bad UTC offset in {_short(text)!r}", field=field)
@@ -412,3 +414,45 @@ def outcome_from_status(code: Any) -> str:
 
 def _short(text: str, limit: int = 80) -> str:
     return text if len(text) <= limit else text[:limit] + "..."
+
+
+# Values some exporters put where a time was removed or never known: not a time, so treated as absent.
+_NOT_A_TIME = frozenset({"", "-", "redacted", "null", "none", "n/a"})
+# Where shippers put the time of the record they wrap: Cloud Logging, Azure Monitor, Panther.
+ENVELOPE_TIME_KEYS = ("timestamp", "time", "p_event_time")
+
+
+def _absent(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().lower() in _NOT_A_TIME)
+
+
+def event_time(value: Any, field: str, envelope: Mapping[str, Any]) -> tuple[str, bool]:
+    """The ECS ``@timestamp``: the event's own time, else its shipper's envelope time, else now.
+
+    Nothing is lost for want of a time: an event with none is placed at ingest time, and the second
+    element of the result says so (see :func:`mark_time_ingested`). A time that is present but malformed
+    is still an error.
+
+    Args:
+        value: the event's own time field.
+        field: that field's name, for errors.
+        envelope: the record as shipped, for its envelope time keys.
+
+    Returns:
+        The timestamp in ECS form and whether it is the ingest time.
+
+    Raises:
+        NormalisationError: a time is present but not a timestamp.
+    """
+    if not _absent(value):
+        return timestamp(value, field), False
+    for key in ENVELOPE_TIME_KEYS:
+        if not _absent(envelope.get(key)):
+            return timestamp(envelope[key], key), False
+    return iso(datetime.now(UTC)), True
+
+
+def mark_time_ingested(doc: dict[str, Any]) -> None:
+    """Flag a document whose ``@timestamp`` is the ingest time, not the event's own."""
+    doc["tags"] = [*doc.get("tags", []), "timestamp_missing"]
+    doc.setdefault("soar", {})["timestamp_source"] = "ingested"

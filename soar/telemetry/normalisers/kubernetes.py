@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from soar.errors import NormalisationError
@@ -14,8 +13,10 @@ from soar.telemetry.normalisers._util import (
     as_str,
     dedupe,
     drop_none,
+    event_time,
     ip_or_none,
     iso,
+    mark_time_ingested,
     outcome_from_status,
     parse_json_object,
     parse_time,
@@ -89,7 +90,7 @@ def normalise(raw: str) -> dict[str, Any]:
         raise NormalisationError(f"not an audit Event: kind {_short(kind)}", field="kind")
     if kind is None and not verb:  # trimmed events keep at least one of the two
         raise NormalisationError("neither kind Event nor a verb: not an audit event", field="verb")
-    doc = _document(native, verb, raw, _envelope_time(entry))
+    doc = _document(native, verb, raw, entry)
     for key, value in extra.items():
         doc.setdefault(key, {}).update(value)
     out = drop_none(doc)
@@ -99,14 +100,6 @@ def normalise(raw: str) -> dict[str, Any]:
         where += [f"gcp.audit.{_GCP_NAMES[key]}" for key in redacted if "gcp" in extra]
         out.setdefault("soar", {})["redacted"] = [*where, "event.original"]
     return out
-
-
-def _envelope_time(entry: dict[str, Any]) -> tuple[str, Any] | None:
-    """The time a shipper's envelope gives when the audit event itself has none (Cloud Logging, Azure, Panther)."""
-    for key in ("timestamp", "time", "p_event_time"):
-        if entry.get(key) is not None:
-            return key, entry[key]
-    return None
 
 
 def redact_raw(raw: str) -> str:
@@ -236,17 +229,9 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:40] + "..."
 
 
-def _document(
-    ev: dict[str, Any], verb: str | None, raw: str, envelope_time: tuple[str, Any] | None
-) -> dict[str, Any]:
+def _document(ev: dict[str, Any], verb: str | None, raw: str, envelope: dict[str, Any]) -> dict[str, Any]:
     stamp_field = "stageTimestamp" if ev.get("stageTimestamp") is not None else "requestReceivedTimestamp"
-    if ev.get(stamp_field) is not None:
-        stamp = parse_time(ev[stamp_field], stamp_field)
-    elif envelope_time is not None:
-        stamp = parse_time(envelope_time[1], envelope_time[0])
-    else:
-        # Nothing is lost: an event without any time is placed at ingest time, and says so.
-        stamp = datetime.now(UTC)
+    stamp, ingested = event_time(ev.get(stamp_field), stamp_field, envelope)
     received = ev.get("requestReceivedTimestamp")
     obj = typed(ev, "objectRef", dict) or {}
     status = typed(ev, "responseStatus", dict) or {}
@@ -256,7 +241,7 @@ def _document(
     annotations = typed(ev, "annotations", dict) or {}
     resource = typed(obj, "resource", str, "objectRef.resource")
     doc: dict[str, Any] = {
-        "@timestamp": iso(stamp),
+        "@timestamp": stamp,
         "event": _event(ev, verb, resource, code, annotations, raw),
         "url": {"original": typed(ev, "requestURI", str)},
         "http": {"response": {"status_code": code}},
@@ -267,9 +252,8 @@ def _document(
         doc["event"]["start"] = iso(parse_time(received, "requestReceivedTimestamp"))
         doc["event"]["end"] = doc["@timestamp"]
     doc.update(_who(ev))
-    if ev.get(stamp_field) is None and envelope_time is None:
-        doc["tags"] = ["timestamp_missing"]
-        doc["soar"] = {"timestamp_source": "ingested"}
+    if ingested:
+        mark_time_ingested(doc)
     return doc
 
 

@@ -10,10 +10,11 @@ from soar.errors import NormalisationError
 from soar.telemetry.normalisers._util import (
     as_str,
     dedupe,
+    event_time,
     ip_or_none,
+    mark_time_ingested,
     parse_json_object,
     present,
-    timestamp,
     typed,
 )
 from soar.telemetry.sources import SOURCES, Source
@@ -79,7 +80,7 @@ def normalise(raw: str) -> dict[str, Any]:
         raise NormalisationError(
             "neither an eventType nor an actor: not a System Log event", field="eventType"
         )
-    stamp = timestamp(ev.get("published"), "published")
+    stamp, ingested = event_time(ev.get("published"), "published", ev)
     actor = typed(ev, "actor", dict) or {}
     client = typed(ev, "client", dict) or {}
     targets = [t for t in typed(ev, "target", list) or [] if isinstance(t, dict)]
@@ -98,6 +99,8 @@ def normalise(raw: str) -> dict[str, Any]:
         doc["http"] = {"request": {"id": request_id}}
     _put(doc, "related", _related(ev, actor, client, targets))
     doc["okta"] = _namespace(ev)
+    if ingested:
+        mark_time_ingested(doc)
     return doc
 
 

@@ -135,7 +135,7 @@ def test_every_fixture_is_a_valid_ecs_document() -> None:
 @pytest.mark.parametrize(
     ("raw", "field"),
     [
-        ('{"eventType":"user.session.start"}', "published"),
+        ('{"eventType":"user.session.start","published":"last tuesday"}', "published"),
         ('{"eventType":"user.session.start","published":"March 4th"}', "published"),
         ('{"published":"2025-03-04T08:00:00Z"}', "eventType"),
         ('{"eventType":["a"],"published":"2025-03-04T08:00:00Z"}', "eventType"),
@@ -156,17 +156,20 @@ def test_fixture_files_through_normalise_lines() -> None:
         results = list(normalise_lines("okta", handle, file="bad.jsonl"))
     assert [(type(r).__name__, r.line) for r in results] == [
         ("DeadLetter", 1),
-        ("DeadLetter", 2),
+        ("Normalised", 2),  # no time at all: kept, placed at ingest time and flagged
         ("Normalised", 4),
         ("DeadLetter", 5),
         ("DeadLetter", 6),
         ("DeadLetter", 7),
         ("DeadLetter", 8),
     ]
+    untimed = results[1]
+    assert isinstance(untimed, Normalised)
+    assert untimed.document["tags"] == ["timestamp_missing"]
+    assert untimed.document["soar"]["timestamp_source"] == "ingested"
     letters = [r for r in results if isinstance(r, DeadLetter)]
     assert letters[0].error.startswith("not a JSON object")
-    assert letters[1].error == "published: timestamp missing"
-    assert letters[4].error.startswith("actor:")
+    assert letters[3].error.startswith("actor:")
     assert all(letter.file == "bad.jsonl" for letter in letters)
 
 
@@ -258,3 +261,14 @@ def test_bad_lines_become_dead_letters_with_their_line_number(plan: list[tuple[b
         assert isinstance(result, Normalised) == good
         if isinstance(result, DeadLetter):
             assert result.error
+
+
+def test_redacted_time_falls_back_to_the_exporters_event_time() -> None:
+    event = {
+        "eventType": "user.session.start",
+        "published": "redacted",
+        "p_event_time": "2022-03-22 14:21:53.225",
+    }
+    doc = normalise_record("okta", json.dumps(event))
+    assert doc["@timestamp"] == "2022-03-22T14:21:53.225Z"
+    assert "tags" not in doc

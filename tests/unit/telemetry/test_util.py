@@ -81,3 +81,15 @@ def test_typed_and_as_str_fast_paths_keep_their_rules() -> None:
     assert as_str(False) == "false"
     assert as_str({"a": 1}) is None
     assert as_str(timedelta(0)) == "0:00:00"
+
+
+def test_timestamps_without_a_zone_are_utc() -> None:
+    from datetime import UTC, datetime
+
+    from soar.telemetry.normalisers._util import parse_time
+
+    assert parse_time("2022-11-29 22:40:02.903", "t") == datetime(2022, 11, 29, 22, 40, 2, 903000, tzinfo=UTC)
+    assert parse_time("2025-08-26 17:40:49.330617000", "t") == datetime(
+        2025, 8, 26, 17, 40, 49, 330617, tzinfo=UTC
+    )
+    assert parse_time("2025-08-26T17:40:49+02:00", "t") == datetime(2025, 8, 26, 15, 40, 49, tzinfo=UTC)
