@@ -20,7 +20,7 @@ from soar.engines.search import connect_search
 from soar.telemetry.ingest import ingest_lines, install_templates
 from soar.telemetry.normalise import Normalised, normalise_lines
 from soar.telemetry.scenario import Scenario, generate
-from soar.telemetry.sources import Source
+from soar.telemetry.sources import SOURCES, Source
 
 
 def _best_of(fn: Any, repeat: int = 3) -> float:
@@ -62,17 +62,17 @@ async def _ingest(scenario: Scenario) -> dict[str, Any]:
             await ingest_lines(client, Source.ENVOY, scenario.records[Source.ENVOY], namespace="soar")
             await ingest_lines(client, Source.APP, scenario.records[Source.APP], namespace="soar")
             ours = time.perf_counter() - started
-            docs = [
-                item.document
+            # The same documents, already normalised, into the same templates (namespace "plain").
+            actions = [
+                {"_index": SOURCES[source].index("plain"), "_source": item.document}
                 for source in (Source.ENVOY, Source.APP)
                 for item in normalise_lines(source, scenario.records[source])
                 if isinstance(item, Normalised)
             ]
             started = time.perf_counter()
-            await async_bulk(
-                client.es, ({"_index": "logs-plain-bulk", "_source": d} for d in docs), chunk_size=1000
-            )
+            await async_bulk(client.es, actions, chunk_size=1000)
             plain = time.perf_counter() - started
+            docs = actions
     finally:
         server.close()
         if server.process.stdout is not None:
@@ -107,7 +107,7 @@ def run() -> str:
     out += [
         "",
         f"Ingest into osmem ({ingest['events']:,} Envoy and payment events): soar {ingest['soar_docs_per_s']:,.0f} docs/s "
-        f"(normalise + bulk create with deterministic ids) vs plain bulk of pre-normalised documents "
+        f"(normalise + bulk create with deterministic ids) vs a plain bulk of the same documents, already normalised, into the same templates "
         f"{ingest['plain_bulk_docs_per_s']:,.0f} docs/s: soar takes {ingest['ratio_soar_to_plain']:.2f}x the time.",
         "",
     ]
