@@ -31,14 +31,14 @@ from pydantic import ValidationError
 from soar.errors import RuleError
 from soar.rules.models import CompiledRule
 
-CACHE_FORMAT = "2"
+CACHE_FORMAT = "3"
 INDEX_NAME = "index.json"
 RACY_NS = 2_000_000_000  # a signature this recent may not change on a write in the same tick
 
 Signature = list[int]  # size, mtime_ns, ctime_ns, inode
 
 
-@dataclass
+@dataclass(slots=True)
 class FileOutcome:
     """What compiling one rule file produced: its compiled rules and one error per refused rule."""
 
@@ -85,13 +85,11 @@ class RuleCache:
         """
         self._seen.add(path)
         entry = self._entries.get(path)
-        if entry is not None:
-            outcome = _outcome(entry, trust_stat=_signature(path))
-            if outcome is not None:
-                return outcome
+        if entry is not None and (outcome := _outcome(path, entry, signature=_signature(path))):
+            return outcome
         signature, data = _read(path)
         sha = hashlib.sha256(data).hexdigest()
-        if entry is not None and (outcome := _outcome(entry, same_sha=sha)) is not None:
+        if entry is not None and (outcome := _outcome(path, entry, sha=sha)) is not None:
             if entry[0] != signature:
                 entry[0] = signature
                 self._dirty = True
@@ -106,7 +104,7 @@ class RuleCache:
             pending.signature,
             pending.sha,
             [rule.model_dump(mode="json") for rule in outcome.rules],
-            [_dump_error(error) for error in outcome.errors],
+            [_dump_error(path, error) for error in outcome.errors],
         ]
         self._dirty = True
 
@@ -132,15 +130,15 @@ class RuleCache:
 
 
 def _outcome(
-    entry: list[Any], *, trust_stat: Signature | None = None, same_sha: str | None = None
+    path: str, entry: list[Any], *, signature: Signature | None = None, sha: str | None = None
 ) -> FileOutcome | None:
-    """An entry's outcome if its signature is trusted and equal, or its content hash equal."""
+    """An entry's outcome if its signature is trusted and equal to ``signature``, or its hash is ``sha``."""
     try:
-        signature, sha, rules, errors = entry
-        if not ((signature is not None and signature == trust_stat) or sha == same_sha):
+        known, digest, rules, errors = entry
+        if not ((known is not None and known == signature) or digest == sha):
             return None
         compiled = [CompiledRule.model_validate(rule) for rule in rules] if rules else []
-        return FileOutcome(compiled, [_load_error(error) for error in errors])
+        return FileOutcome(compiled, _load_errors(path, errors) if errors else [])
     except (ValidationError, TypeError, ValueError, KeyError):  # a damaged entry: compile again
         return None
 
@@ -174,15 +172,29 @@ def _read(path: str) -> tuple[Signature | None, bytes]:
     return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino], data
 
 
-def _dump_error(error: RuleError) -> list[Any]:
-    return [str(error), error.reason, error.file, error.line, error.field, error.rule_id]
+def _dump_error(path: str, error: RuleError) -> list[Any]:
+    """An error as stored: the message without its leading file when that file is ``path``."""
+    message = str(error)
+    if error.file == path and message.startswith(path):
+        return [message[len(path) :], error.reason, error.line, error.field, error.rule_id]
+    return [message, error.reason, error.line, error.field, error.rule_id, error.file]
 
 
-def _load_error(raw: list[Any]) -> RuleError:
-    """Rebuild a ``RuleError`` as ``RuleError.__init__`` left it, without rendering its message again."""
-    message, reason, file, line, field_, rule_id = raw
-    if type(message) is not str:
-        raise TypeError("a cached error's message must be text")
-    error = RuleError.__new__(RuleError, message)  # args == (message,), as after __init__
-    error.reason, error.file, error.line, error.field, error.rule_id = reason, file, line, field_, rule_id
-    return error
+def _load_errors(path: str, stored: list[list[Any]]) -> list[RuleError]:
+    """Rebuild ``RuleError``s as ``RuleError.__init__`` left them, without rendering messages again."""
+    errors: list[RuleError] = []
+    new = RuleError.__new__
+    for raw in stored:
+        if len(raw) == 5:
+            tail, reason, line, field_, rule_id = raw
+            message, file = path + tail, path  # TypeError unless the tail is text
+        else:
+            message, reason, line, field_, rule_id, file = raw
+            if type(message) is not str:
+                raise TypeError("a cached error's message must be text")
+        error = new(RuleError, message)  # args == (message,), as after __init__
+        attributes = error.__dict__
+        attributes["rule_id"], attributes["reason"], attributes["file"] = rule_id, reason, file
+        attributes["line"], attributes["field"] = line, field_
+        errors.append(error)
+    return errors

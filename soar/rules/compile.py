@@ -96,37 +96,53 @@ def rule_paths(paths: Iterable[str | Path]) -> list[str]:
     Returns:
         Every rule file named or found, spelled as ``str(Path)`` would spell it.
     """
+    roots = [Path(raw) for raw in paths]
+    if len(roots) == 1 and roots[0].is_dir():  # a walk in name order is already in Path order
+        prefix = _prefix(str(roots[0]))
+        return [prefix + relative for relative in _walk(str(roots[0]))]
     found: dict[str, str] = {}  # path -> sort key: its parts joined by NUL, as Path compares parts
-    for raw in paths:
-        root = Path(raw)
+    for root in roots:
         text, key = str(root), "\0".join(root.parts)
         if not root.is_dir():
             found[text] = key
             continue
-        prefix = "" if text == "." else text if text.endswith("/") else f"{text}/"
+        prefix = _prefix(text)
         for relative in _walk(text):
             parts = relative.replace("/", "\0")
             found[prefix + relative] = f"{key}\0{parts}" if key else parts
     return sorted(found, key=found.__getitem__)
 
 
+def _prefix(folder: str) -> str:
+    return "" if folder == "." else folder if folder.endswith("/") else f"{folder}/"
+
+
 def _walk(root: str) -> list[str]:
-    """Rule files under a folder, relative to it, with ``Path.rglob`` semantics (no sort)."""
+    """Rule files under a folder, relative to it, with ``Path.rglob`` semantics, in ``Path`` order.
+
+    ``Path`` order compares parts, so visiting each folder's entries by name, depth first, is that order.
+    """
     found: list[str] = []
-    folders = [(root, "")]
-    while folders:
-        folder, relative = folders.pop()
-        try:
-            entries = list(os.scandir(folder))
-        except PermissionError:
-            continue
-        for entry in entries:
-            name = entry.name
-            if entry.is_dir(follow_symlinks=False):
-                folders.append((entry.path, f"{relative}{name}/"))
-            elif name.endswith(RULE_SUFFIXES) and name not in RULE_SUFFIXES and entry.is_file():
-                found.append(relative + name)
+    _visit(root, "", found)
     return found
+
+
+def _visit(folder: str, relative: str, found: list[str]) -> None:
+    try:
+        with os.scandir(folder) as scan:
+            entries = sorted(scan, key=_name)
+    except PermissionError:
+        return
+    for entry in entries:
+        name = entry.name
+        if entry.is_dir(follow_symlinks=False):
+            _visit(entry.path, f"{relative}{name}/", found)
+        elif name.endswith(RULE_SUFFIXES) and name not in RULE_SUFFIXES and entry.is_file():
+            found.append(relative + name)
+
+
+def _name(entry: os.DirEntry[str]) -> str:
+    return entry.name
 
 
 def _compile_file(

@@ -154,5 +154,11 @@ def test_rule_paths_matches_rule_files(tmp_path: Path) -> None:
     (rules / "notes.txt").write_text("x\n", "utf-8")
     (rules / "linked").symlink_to(rules / "sub-dir")
     (rules / "link.yml").symlink_to(rules / "sub-dir" / "b.yml")
+    for name in ("sub", "sub-dir/sub"):  # a folder sorts before its name with a suffix or dash
+        (rules / name).mkdir()
+        for leaf in ("z.yml", "a.yaml"):
+            (rules / name / leaf).write_text("x: 1\n", "utf-8")
+    for name in ("sub.yml", "sub-a.yml", "sub0.yml", "Sub.yml", "sub-dir/sub.yml"):
+        (rules / name).write_text("x: 1\n", "utf-8")
     for args in ([rules], [rules, rules / "regex.yml", tmp_path / "absent.yml"], [f"{rules}/"]):
         assert rule_paths(args) == [str(p) for p in rule_files(args)]
