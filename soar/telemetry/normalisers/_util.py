@@ -19,6 +19,7 @@ __all__ = [
     "as_str",
     "dedupe",
     "drop_none",
+    "finite_number",
     "get_path",
     "ip_or_none",
     "ip_port",
@@ -380,6 +381,31 @@ def as_str(value: Any) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value if isinstance(value, str) else str(value)
+
+
+def finite_number(value: Any, field: str) -> int | float | None:
+    """A JSON number kept only when finite and below 1e15 in size (bools are not numbers).
+
+    Args:
+        value: the native value; None means absent.
+        field: the field named in the error.
+
+    Returns:
+        The number, or None when absent.
+
+    Raises:
+        NormalisationError: for any other value.
+    """
+    if value is None:
+        return None
+    if (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) < 1e15
+    ):
+        return value
+    raise NormalisationError(f"expected a finite number, got {str(value)[:40]!r}", field=field)
 
 
 def dedupe(values: Iterable[Any]) -> list[str]:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from soar.errors import NormalisationError
-from soar.telemetry.normalisers._util import drop_none, ip_or_none, parse_json_object, timestamp
+from soar.telemetry.normalisers._util import (
+    drop_none,
+    finite_number,
+    ip_or_none,
+    parse_json_object,
+    timestamp,
+)
 from soar.telemetry.sources import SOURCES, Source
 
 _SPEC = SOURCES[Source.APP]
@@ -215,17 +220,7 @@ def _text(line: dict[str, Any], name: str) -> str | None:
 
 
 def _number(line: dict[str, Any], name: str) -> float | None:
-    value = line.get(name)
-    if value is None:
-        return None
-    if (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and abs(value) < 1e15
-    ):
-        return value
-    raise NormalisationError(f"expected a finite number, got {str(value)[:40]!r}", field=name)
+    return finite_number(line.get(name), name)
 
 
 def _strings(value: Any, field: str) -> list[str] | None:

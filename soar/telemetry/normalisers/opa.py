@@ -10,6 +10,7 @@ from soar.errors import NormalisationError
 from soar.telemetry.normalisers._util import (
     as_str,
     drop_none,
+    finite_number,
     get_path,
     ip_or_none,
     iso,
@@ -138,21 +139,12 @@ def _text(obj: dict[str, Any], key: str, field: str | None = None, *, required: 
 
 def _number(obj: dict[str, Any], key: str, field: str) -> float | None:
     value = obj.get(key)
-    if value is None:
-        return None
     if isinstance(value, str):
         try:
-            return _number({key: float(value)}, key, field)
+            return finite_number(float(value), field)
         except ValueError:
             raise NormalisationError(f"expected a number, got {value[:40]!r}", field=field) from None
-    if (
-        isinstance(value, int | float)
-        and not isinstance(value, bool)
-        and math.isfinite(value)
-        and abs(value) < 1e15
-    ):
-        return value
-    raise NormalisationError(f"expected a finite number, got {str(value)[:40]!r}", field=field)
+    return finite_number(value, field)
 
 
 def _strings(value: Any, field: str) -> list[str] | None:

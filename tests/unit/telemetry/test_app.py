@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from soar.errors import NormalisationError
-from soar.telemetry.ecs import EcsDocument
 from soar.telemetry.normalise import DeadLetter, Normalised, normalise_lines, normalise_record
 from soar.telemetry.normalisers.app import normalise
+from tests.unit.telemetry.fuzzing import (
+    FUZZ,
+    JSON_VALUES_WITH_NAN,
+    ONE_LINERS,
+    assert_non_blank_lines_numbered,
+    assert_only_normalisation_errors,
+)
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "telemetry" / "app"
 
@@ -160,42 +165,27 @@ def test_fixture_files() -> None:
     assert [r.line for r in bad] == [1, 2, 3, 4, 5, 7, 8]
 
 
-_JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
-    max_leaves=8,
-)
-_FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-
-
-def _only_normalisation_errors(raw: str) -> None:
-    # The module itself, not normalise_record: that one turns any stray exception into a NormalisationError.
-    with contextlib.suppress(NormalisationError):
-        EcsDocument.model_validate(normalise(raw))
-
-
-@_FUZZ
+@FUZZ
 @given(st.text(max_size=300))
 def test_random_text_only_raises_normalisation_error(raw: str) -> None:
-    _only_normalisation_errors(raw)
+    assert_only_normalisation_errors(normalise, raw)
 
 
-@_FUZZ
-@given(st.dictionaries(st.text(max_size=12), _JSON_VALUES, max_size=6))
+@FUZZ
+@given(st.dictionaries(st.text(max_size=12), JSON_VALUES_WITH_NAN, max_size=6))
 def test_random_json_objects_only_raise_normalisation_error(obj: dict[str, Any]) -> None:
-    _only_normalisation_errors(json.dumps(obj))
+    assert_only_normalisation_errors(normalise, json.dumps(obj))
 
 
-@_FUZZ
-@given(st.sampled_from(sorted(PAYMENT)), _JSON_VALUES | st.just(...))
+@FUZZ
+@given(st.sampled_from(sorted(PAYMENT)), JSON_VALUES_WITH_NAN | st.just(...))
 def test_mutated_valid_events_only_raise_normalisation_error(key: str, value: Any) -> None:
     event = {**PAYMENT, key: value}
-    _only_normalisation_errors(json.dumps({k: v for k, v in event.items() if v is not ...}))
+    assert_only_normalisation_errors(normalise, json.dumps({k: v for k, v in event.items() if v is not ...}))
 
 
-@_FUZZ
-@given(st.lists(st.text(max_size=60).filter(lambda s: "\n" not in s and "\r" not in s), max_size=8))
+@FUZZ
+@given(ONE_LINERS)
 def test_every_bad_line_is_a_dead_letter_with_its_line(lines: list[str]) -> None:
     results = list(normalise_lines("app", lines))
-    assert [r.line for r in results] == [n for n, line in enumerate(lines, start=1) if line.strip()]
-    assert all(r.error for r in results if isinstance(r, DeadLetter))
+    assert_non_blank_lines_numbered(results, lines)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from soar.errors import NormalisationError
@@ -17,6 +16,14 @@ from soar.telemetry.normalise import DeadLetter, Normalised, normalise_lines, no
 from soar.telemetry.normalisers.keycloak import normalise
 from soar.telemetry.sources import Source
 from soar.telemetry.templates import field_types
+from tests.unit.telemetry.fuzzing import (
+    FUZZ,
+    GOOD_OR_JUNK,
+    JSON_VALUES,
+    assert_numbered,
+    assert_only_normalisation_errors,
+    mutated,
+)
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "telemetry" / "keycloak"
 LINES = (FIXTURES / "events.jsonl").read_text("utf-8").splitlines()
@@ -204,78 +211,33 @@ def test_template_gives_native_fields_a_home() -> None:
 
 # --- robustness -------------------------------------------------------------------------------
 
-_FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-_JSON = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
-    max_leaves=12,
-)
 _KEYS = ["type", "time", "operationType", "authDetails", "details", "representation", "resourcePath", "x"]
 
 
-def _paths(value: Any, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
-    if not isinstance(value, dict):
-        return []
-    out = []
-    for key, item in value.items():
-        out.append((*prefix, key))
-        out.extend(_paths(item, (*prefix, key)))
-    return out
-
-
-def _mutated(event: dict[str, Any], pick: int, replacement: Any, delete: bool) -> str:
-    changed = copy.deepcopy(event)
-    paths = _paths(changed)
-    path = paths[pick % len(paths)]
-    parent = changed
-    for key in path[:-1]:
-        parent = parent[key]
-    if delete:
-        del parent[path[-1]]
-    else:
-        parent[path[-1]] = replacement
-    return json.dumps(changed)
-
-
-def _only_normalisation_errors(raw: str) -> None:
-    # The module itself, not normalise_record: that one turns any stray exception into a NormalisationError.
-    try:
-        document = normalise(raw)
-    except NormalisationError as exc:
-        reason = exc.reason
-    else:
-        EcsDocument.model_validate(document)
-        return
-    assert reason
-
-
-@_FUZZ
+@FUZZ
 @given(st.text(max_size=200))
 def test_random_text(raw: str) -> None:
-    _only_normalisation_errors(raw)
-    _only_normalisation_errors("2025-03-04 09:12:13,456 WARN  [org.keycloak.events] (t) " + raw)
+    assert_only_normalisation_errors(normalise, raw)
+    assert_only_normalisation_errors(
+        normalise, "2025-03-04 09:12:13,456 WARN  [org.keycloak.events] (t) " + raw
+    )
 
 
-@_FUZZ
-@given(st.dictionaries(st.sampled_from(_KEYS), _JSON))
+@FUZZ
+@given(st.dictionaries(st.sampled_from(_KEYS), JSON_VALUES))
 def test_random_objects(event: dict[str, Any]) -> None:
-    _only_normalisation_errors(json.dumps(event))
+    assert_only_normalisation_errors(normalise, json.dumps(event))
 
 
-@_FUZZ
-@given(st.sampled_from(EVENTS), st.integers(min_value=0), _JSON, st.booleans())
+@FUZZ
+@given(st.sampled_from(EVENTS), st.integers(min_value=0), JSON_VALUES, st.booleans())
 def test_valid_events_with_a_field_broken(event: dict[str, Any], pick: int, value: Any, delete: bool) -> None:
-    _only_normalisation_errors(_mutated(event, pick, value, delete))
+    assert_only_normalisation_errors(normalise, mutated(event, pick, value, delete))
 
 
-@_FUZZ
-@given(st.lists(st.tuples(st.booleans(), st.text(alphabet="{}[]x: ", min_size=1, max_size=30)), max_size=8))
+@FUZZ
+@given(GOOD_OR_JUNK)
 def test_bad_lines_become_dead_letters_with_their_line_number(plan: list[tuple[bool, str]]) -> None:
     lines = [LINES[2] if good else f"#{junk}" for good, junk in plan]
     results = list(normalise_lines("keycloak", lines))
-    assert len(results) == len(lines)
-    for number, (result, (good, _)) in enumerate(zip(results, plan, strict=True), start=1):
-        assert result.line == number
-        assert isinstance(result, Normalised) == good
-        if isinstance(result, DeadLetter):
-            assert result.error
+    assert_numbered(results, plan)
