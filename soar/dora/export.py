@@ -10,7 +10,6 @@ from typing import Any
 from soar.dora.assessment import Assessment
 from soar.dora.document import ReportDocument, document_json
 from soar.dora.incident import DoraIncident, load_any
-from soar.dora.pdf import render_pdf
 from soar.dora.render import render_html, render_markdown
 from soar.errors import AssessmentError
 
@@ -51,6 +50,8 @@ def assessment_of(source: DoraIncident | Assessment) -> Assessment:
 def export(document: ReportDocument, fmt: ExportFormat) -> bytes:
     """The document rendered in one format, as bytes to write."""
     if fmt is ExportFormat.PDF:
+        from soar.dora.pdf import render_pdf  # fpdf2 costs ~0.4 s to import: only when a PDF is asked for
+
         return render_pdf(document)
     renderers = {
         ExportFormat.JSON: document_json,
