@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
+from datetime import datetime
+from itertools import accumulate
 from typing import Any
 
 from soar.errors import NormalisationError
@@ -13,9 +16,8 @@ from soar.telemetry.normalisers._util import (
     finite_number,
     get_path,
     ip_or_none,
-    iso,
     parse_json_object,
-    parse_time,
+    timestamp,
     typed,
 )
 from soar.telemetry.sources import SOURCES, Source
@@ -45,6 +47,14 @@ _KNOWN = frozenset(
     ]
 )
 _TRUTH = {True: True, False: False, "true": True, "false": False}
+_FREE_FORM = ("input", "result", "labels", "nd_builtin_cache")
+# The sections the decision's input fills in, nulls and all.
+_INPUT_SECTIONS = ("source", "destination", "http", "url", "user_agent")
+# Timestamps OPA writes (nanoseconds, UTC): the ECS form is their first 23 characters and a ``Z``.
+_ZULU_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3,}Z")
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^][{}]+")
+_STEP = {"{": 1, "[": 1, "}": -1, "]": -1}
 
 
 def normalise(raw: str) -> dict[str, Any]:
@@ -60,34 +70,100 @@ def normalise(raw: str) -> dict[str, Any]:
         NormalisationError: the line is not a decision-log event; ``field`` names the culprit.
     """
     event = parse_json_object(raw)
-    timestamp = parse_time(event.get("timestamp", event.get("time")), "timestamp")
+    stamp = _timestamp(event.get("timestamp", event.get("time")))
     opa = _opa_namespace(event)
     labels = typed(event, "labels", dict) or {}
+    # Built with only the values present (no drop_none pass over the whole document): the sections the
+    # input fills in may hold nulls, and are pruned one by one below.
     doc: dict[str, Any] = {
-        "@timestamp": iso(timestamp),
+        "@timestamp": stamp,
         "event": _event(raw, opa["decision_id"], opa["allowed"]),
-        "opa": opa,
-        "observer": {
-            "product": "opa",
-            "vendor": "Open Policy Agent",
-            "version": as_str(labels.get("version")),
-        },
-        "service": {"id": as_str(labels.get("id"))},
+        "opa": opa,  # pruned below, once the input has added to it
+        "observer": _observer(as_str(labels.get("version"))),
     }
+    service_id = as_str(labels.get("id"))
+    if service_id is not None:
+        doc["service"] = {"id": service_id}
     raw_input = event.get("input")
     if isinstance(raw_input, dict):
-        _from_ext_authz(doc, raw_input)
-        _from_payment_policy(doc, raw_input)
-        _from_plain_input(doc, raw_input)
-    subject = opa.get("subject")
-    doc["user"] = {"name": subject, "roles": opa.get("roles")}
-    doc["related"] = {"user": [subject] if subject else None}
-    out = drop_none(doc)
+        _from_ext_authz(doc, raw_input, opa)
+        _from_payment_policy(opa, raw_input)
+        _from_plain_input(doc, raw_input, opa)
+    doc["opa"] = _pruned_opa(opa)
+    for key in _INPUT_SECTIONS:
+        if key in doc:
+            section = drop_none(doc.pop(key))
+            if section:
+                doc[key] = section
+    doc.update(_user(opa.get("subject"), opa.get("roles")))
     # The free-form objects go in after pruning, as they are: drop_none would remove their nulls.
-    for key in ("input", "result", "labels", "nd_builtin_cache"):
-        if event.get(key) is not None:
-            out["opa"][key] = _object(event[key])
+    bound = _may_nest_too_deep(raw)
+    for key in _FREE_FORM:
+        value = event.get(key)
+        if value is not None:
+            doc["opa"][key] = _object(value, bound)
+    return doc
+
+
+def _timestamp(value: Any) -> str:
+    """``iso(parse_time(value))``; RFC 3339 UTC text with at least milliseconds is cut, not parsed."""
+    if type(value) is str and _ZULU_MS.fullmatch(value):
+        try:
+            datetime.fromisoformat(value[:23])  # validates the calendar (no 30 February, no second 60)
+            return value[:23] + "Z"  # iso() truncates to milliseconds
+        except ValueError:
+            pass
+    return timestamp(value, "timestamp")
+
+
+def _observer(version: str | None) -> dict[str, Any]:
+    if version is None:
+        return {"product": "opa", "vendor": "Open Policy Agent"}
+    return {"product": "opa", "vendor": "Open Policy Agent", "version": version}
+
+
+def _user(subject: Any, roles: list[str] | None) -> dict[str, Any]:
+    """``user`` and ``related`` from the decision's subject, as drop_none would leave them."""
+    if subject is not None and type(subject) is not str:  # an unknown top-level "subject", stringified
+        return drop_none({"user": {"name": subject, "roles": roles}, "related": {"user": [subject]}})
+    user: dict[str, Any] = {}
+    if subject is not None:
+        user["name"] = subject
+    if roles is not None:
+        user["roles"] = list(roles)
+    out: dict[str, Any] = {"user": user} if user else {}
+    if subject:
+        out["related"] = {"user": [subject]}
     return out
+
+
+def _pruned_opa(opa: dict[str, Any]) -> dict[str, Any]:
+    """``opa.*`` without nulls or empty objects; its lists hold only strings (and nulls, once stringified)."""
+    out: dict[str, Any] = {}
+    for key, value in opa.items():
+        if value is None:
+            continue
+        kind = type(value)
+        if kind is dict:
+            value = drop_none(value)
+            if not value:
+                continue
+        elif kind is list:
+            value = [v for v in value if v is not None]
+        out[key] = value
+    return out
+
+
+def _may_nest_too_deep(raw: str) -> bool:
+    """Whether a free-form object of the line may nest deeper than ``_FLAT_DEPTH`` (cheap, never wrong).
+
+    The objects sit one level inside the line, and a scalar or array one level inside its wrapper, so
+    nothing is too deep unless the line's own brackets nest deeper than ``_FLAT_DEPTH``.
+    """
+    if raw.count("{") + raw.count("[") <= _FLAT_DEPTH:
+        return False
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", raw))  # the line is valid JSON: it parsed
+    return max(accumulate(map(_STEP.__getitem__, brackets))) > _FLAT_DEPTH
 
 
 def _opa_namespace(event: dict[str, Any]) -> dict[str, Any]:
@@ -191,16 +267,15 @@ def _scalar_or_mark(value: Any) -> str | None:
     return _stringify(value, 0)  # type: ignore[no-any-return]  # scalars stringify to str or None
 
 
-def _object(value: Any) -> dict[str, Any] | None:
+def _object(value: Any, bound: bool) -> dict[str, Any]:
     """A free-form value as OPA logged it (``flattened``); a scalar or array becomes ``{"value": ...}``.
 
     A ``flattened`` field needs an object at its root. The value is the event's own parse, so bounding
     its depth in place changes nothing the caller still needs.
     """
-    if value is None:
-        return None
     wrapped: dict[str, Any] = value if isinstance(value, dict) else {"value": value}
-    _bound_depth(wrapped, 1)
+    if bound:
+        _bound_depth(wrapped, 1)
     return wrapped
 
 
@@ -258,7 +333,7 @@ def _socket(attributes: dict[str, Any], side: str) -> dict[str, Any]:
     }
 
 
-def _from_ext_authz(doc: dict[str, Any], data: dict[str, Any]) -> None:
+def _from_ext_authz(doc: dict[str, Any], data: dict[str, Any], opa: dict[str, Any]) -> None:
     attributes = data.get("attributes")
     if not isinstance(attributes, dict):
         return
@@ -267,8 +342,8 @@ def _from_ext_authz(doc: dict[str, Any], data: dict[str, Any]) -> None:
     headers: dict[str, Any] = http["headers"] if isinstance(http.get("headers"), dict) else {}
     principal = get_path(attributes, "source.principal")
     if isinstance(principal, str) and principal:
-        doc["opa"]["subject"] = principal
-        doc["opa"]["source_principal"] = principal
+        opa["subject"] = principal
+        opa["source_principal"] = principal
     doc["source"] = _socket(attributes, "source")
     doc["destination"] = _socket(attributes, "destination")
     _set_request(doc, _text(http, "method", "input.attributes.request.http.method"), http.get("path"))
@@ -291,7 +366,7 @@ def _set_request(doc: dict[str, Any], method: str | None, path: Any) -> None:
     }
 
 
-def _from_plain_input(doc: dict[str, Any], data: dict[str, Any]) -> None:
+def _from_plain_input(doc: dict[str, Any], data: dict[str, Any], opa: dict[str, Any]) -> None:
     """Simple HTTP-API inputs such as ``{"method": "GET", "path": "/salary/bob", "user": "bob"}``."""
     if "attributes" in data:
         return
@@ -300,15 +375,14 @@ def _from_plain_input(doc: dict[str, Any], data: dict[str, Any]) -> None:
         _set_request(doc, method if isinstance(method, str) else None, data.get("path"))
     for key in ("user", "subject"):
         if isinstance(data.get(key), str) and data[key]:
-            doc["opa"].setdefault("subject", data[key])
+            opa.setdefault("subject", data[key])
     source_ip = ip_or_none(data.get("source_ip") or data.get("client_ip"))
     if source_ip:
         doc["source"] = {"ip": source_ip}
 
 
-def _from_payment_policy(doc: dict[str, Any], data: dict[str, Any]) -> None:
+def _from_payment_policy(opa: dict[str, Any], data: dict[str, Any]) -> None:
     """Lift the facts of the bank's payment-authorisation input to typed ``opa.*`` fields."""
-    opa = doc["opa"]
     subject, resource, context = data.get("subject"), data.get("resource"), data.get("context")
     if isinstance(subject, dict):
         opa["subject"] = _text(subject, "user", "input.subject.user")

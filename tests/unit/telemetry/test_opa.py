@@ -205,6 +205,34 @@ def test_deeper_nesting_is_kept_as_json_text_below_level_sixteen() -> None:
     assert json.loads(node["n"]) == _nested(30 - (depth - 3) - 1)
 
 
+def _cut(value: Any, depth: int) -> Any:
+    """The documented bound: an object or array below level 16 is replaced by its JSON text."""
+    if not isinstance(value, dict | list):
+        return value
+    if depth > 16:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, dict):
+        return {k: _cut(v, depth + 1) for k, v in value.items()}
+    return [_cut(v, depth + 1) for v in value]
+
+
+@pytest.mark.parametrize("levels", [14, 15, 16, 17, 18])
+@pytest.mark.parametrize("wrap", ["object", "array"])
+def test_depth_bound_at_the_edge_matches_the_full_walk(levels: int, wrap: str) -> None:
+    # The bound is skipped for lines whose brackets cannot nest that deep: right at the limit, each
+    # object must still be cut exactly where a walk of the whole value cuts it.
+    value: Any = _nested(levels) if wrap == "object" else [_nested(levels)]
+    doc = normalise(json.dumps({**PAYMENT, "input": value}))
+    root = value if wrap == "object" else {"value": value}
+    assert doc["opa"]["input"] == {k: _cut(v, 2) for k, v in root.items()}
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    text = "{[" * 20 + '\\"' + "]}" * 20
+    doc = normalise(json.dumps({**PAYMENT, "input": {"q": text, "deep": _nested(14)}}))
+    assert doc["opa"]["input"] == {"q": text, "deep": _nested(14)}
+
+
 def test_template_maps_free_form_objects_as_flattened() -> None:
     own = mappings(Source.OPA)["properties"]["opa"]["properties"]
     for key in ("input", "result", "labels"):
