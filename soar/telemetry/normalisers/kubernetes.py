@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
+from datetime import datetime
 from typing import Any
 
 from soar.errors import NormalisationError
@@ -15,16 +15,23 @@ from soar.telemetry.normalisers._util import (
     drop_none,
     event_time,
     ip_or_none,
-    iso,
     mark_time_ingested,
     outcome_from_status,
     parse_json_object,
-    parse_time,
+    timestamp,
     typed,
+)
+from soar.telemetry.normalisers.kubernetes_secrets import (
+    GCP_NAMES,
+    REDACTED,
+    may_hold_secrets,
+    redact_raw,
+    redact_secrets,
 )
 from soar.telemetry.sources import SOURCES, Source
 
 _SPEC = SOURCES[Source.KUBERNETES]
+__all__ = ["REDACTED", "normalise", "redact_raw"]
 
 # ECS event.type per audit verb.
 _VERB_TYPES: dict[str, str] = {
@@ -50,13 +57,12 @@ _IAM_RESOURCES = frozenset(
 )
 # gRPC status codes of GKE audit entries as the HTTP status the API server answered.
 _GRPC_HTTP: dict[int, int] = {0: 200, 3: 400, 5: 404, 6: 409, 7: 403, 9: 400, 10: 409, 16: 401}
+# event.type per (verb, authorization decision), for the verbs and decisions of the API server.
+_TYPES: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
+# RFC 3339 UTC times with at least milliseconds (the API server writes microseconds): the ECS form is
+# their first 23 characters and a ``Z``.
+_ZULU_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3,}Z")
 _VERSION = re.compile(r"v\d+(?:(?:alpha|beta)\d+)?\Z")
-# Secret values never reach a document: what replaces each one, and the annotation in which kubectl keeps
-# the whole applied Secret as JSON.
-REDACTED = "[REDACTED]"
-_LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
-# The audit Event's objects and the members of GKE's protoPayload they come from.
-_GCP_NAMES = {"requestObject": "request", "responseObject": "response"}
 
 
 def normalise(raw: str) -> dict[str, Any]:
@@ -79,7 +85,7 @@ def normalise(raw: str) -> dict[str, Any]:
         native, extra = _from_gcp(entry)  # requestObject/responseObject are the payload's own objects
     elif aks.is_aks(entry):
         native, extra = aks.from_aks(entry)
-    redacted = _redact_secrets(native)
+    redacted = redact_secrets(native) if may_hold_secrets(raw) else []
     if redacted:  # the parse of raw, redacted in place: event.original stays valid JSON, minus the values
         if aks.is_aks(entry):
             aks.rewrap(entry, native)
@@ -90,138 +96,18 @@ def normalise(raw: str) -> dict[str, Any]:
         raise NormalisationError(f"not an audit Event: kind {_short(kind)}", field="kind")
     if kind is None and not verb:  # trimmed events keep at least one of the two
         raise NormalisationError("neither kind Event nor a verb: not an audit event", field="verb")
-    doc = _document(native, verb, raw, entry)
-    for key, value in extra.items():
-        doc.setdefault(key, {}).update(value)
-    out = drop_none(doc)
-    out["kubernetes"] = {"audit": native}  # kept whole, nulls and all (Elasticsearch ignores nulls)
+    doc = _document(native, verb, raw, entry)  # only the values present: no drop_none pass needed
+    if extra:  # envelope fields, pruned as they were merged (the GKE payload loses its nulls)
+        for key, value in extra.items():
+            doc.setdefault(key, {}).update(value)
+        doc = drop_none(doc)
+    doc["kubernetes"] = {"audit": native}  # kept whole, nulls and all (Elasticsearch ignores nulls)
+    out = doc
     if redacted:
         where = [f"kubernetes.audit.{key}" for key in redacted]
-        where += [f"gcp.audit.{_GCP_NAMES[key]}" for key in redacted if "gcp" in extra]
+        where += [f"gcp.audit.{GCP_NAMES[key]}" for key in redacted if "gcp" in extra]
         out.setdefault("soar", {})["redacted"] = [*where, "event.original"]
     return out
-
-
-def redact_raw(raw: str) -> str:
-    """The raw line with Secret values redacted, for records that never become documents (dead letters).
-
-    A line that parses is redacted exactly as :func:`normalise` would. A line that does not parse but
-    looks like it carries Secret data is replaced whole by a marker with its SHA-256 and length, so it can
-    still be matched against the source without the secret being stored.
-    """
-    try:
-        entry = json.loads(raw)
-    except (ValueError, RecursionError):
-        return _fingerprint(raw) if _mentions_secret_data(raw) else raw
-    if not isinstance(entry, dict):
-        return raw
-    native = entry
-    proto = entry.get("protoPayload")
-    if isinstance(proto, dict):  # GKE: a view with the audit Event's names over the same objects
-        about = "/secrets" in str(proto.get("resourceName", ""))
-        native = {
-            "objectRef": {"resource": "secrets" if about else None},
-            "requestObject": proto.get("request"),
-            "responseObject": proto.get("response"),
-        }
-    elif aks.is_aks(entry):
-        try:
-            native = aks.from_aks(entry)[0]
-        except NormalisationError:
-            return _fingerprint(raw) if _mentions_secret_data(raw) else raw
-    if _redact_secrets(native):
-        if aks.is_aks(entry):
-            aks.rewrap(entry, native)
-        return json.dumps(entry, ensure_ascii=False, separators=(",", ":"))
-    return raw
-
-
-def _mentions_secret_data(raw: str) -> bool:
-    lowered = raw.lower()
-    return "secret" in lowered and ('"data' in lowered or "stringdata" in lowered)
-
-
-def _fingerprint(raw: str) -> str:
-    digest = hashlib.sha256(raw.encode("utf-8", "surrogateescape")).hexdigest()
-    return f"{REDACTED} unparseable record about Kubernetes secrets: sha256={digest}, {len(raw)} chars"
-
-
-def _redact_secrets(native: dict[str, Any]) -> list[str]:
-    """Replace, in place, every Secret value in the request and response objects; the keys stay.
-
-    An object is a Secret when its ``kind`` (or GKE's ``@type``) says so, when it is an item of a
-    SecretList, or, for an event on the ``secrets`` resource, when it is the top-level object and names no
-    kind (a merge patch); JSON-patch operations on a Secret lose their ``value``.
-
-    Returns:
-        The members (``requestObject``, ``responseObject``) in which something was redacted.
-    """
-    ref = native.get("objectRef")
-    about_secrets = isinstance(ref, dict) and ref.get("resource") == "secrets"
-    return [key for key in _GCP_NAMES if _redact_tree(native.get(key), about_secrets)]
-
-
-def _kind(obj: dict[str, Any]) -> str | None:
-    kind = obj.get("kind")
-    if isinstance(kind, str):
-        return kind
-    gcp_type = obj.get("@type")  # "core.k8s.io/v1.Secret"
-    return gcp_type.rpartition(".")[2] if isinstance(gcp_type, str) and "/" in gcp_type else None
-
-
-def _redact_tree(root: Any, about_secrets: bool) -> bool:
-    """Redact the Secrets anywhere in ``root`` (iteratively: audit objects may nest deeply)."""
-    changed = False
-    if about_secrets and isinstance(root, list):  # a JSON patch: [{"op", "path", "value"}, ...]
-        for op in root:
-            if isinstance(op, dict) and "value" in op:
-                op["value"], changed = REDACTED, True
-    stack: list[tuple[Any, bool]] = [(root, about_secrets)]
-    while stack:
-        node, is_secret = stack.pop()
-        if isinstance(node, list):
-            stack.extend((item, False) for item in node)
-            continue
-        if not isinstance(node, dict):
-            continue
-        kind = _kind(node)
-        if kind == "Secret" or (is_secret and kind is None):
-            changed = _redact_secret(node) or changed
-        items_are_secrets = kind == "SecretList" or (is_secret and kind is None)
-        for key, child in node.items():
-            if key == "items" and items_are_secrets and isinstance(child, list):
-                stack.extend((item, True) for item in child)
-            elif isinstance(child, dict | list):
-                stack.append((child, False))
-    return changed
-
-
-def _redact_secret(secret: dict[str, Any]) -> bool:
-    changed = False
-    for key in ("data", "stringData"):
-        values = secret.get(key)
-        if isinstance(values, dict):
-            for name in values:
-                values[name], changed = REDACTED, True
-        elif values is not None:
-            secret[key], changed = REDACTED, True
-    metadata = secret.get("metadata")
-    annotations = metadata.get("annotations") if isinstance(metadata, dict) else None
-    if isinstance(annotations, dict) and annotations.get(_LAST_APPLIED) is not None:
-        annotations[_LAST_APPLIED], changed = _redacted_last_applied(annotations[_LAST_APPLIED]), True
-    return changed
-
-
-def _redacted_last_applied(text: Any) -> str:
-    """The applied Secret kubectl stored as JSON, with its values redacted; wholly redacted if unreadable."""
-    try:
-        applied = json.loads(text) if isinstance(text, str) else None
-    except (ValueError, RecursionError):
-        applied = None
-    if not isinstance(applied, dict):
-        return REDACTED
-    _redact_tree(applied, about_secrets=True)
-    return json.dumps(applied, ensure_ascii=False, separators=(",", ":"))
 
 
 def _short(value: Any) -> str:
@@ -231,7 +117,7 @@ def _short(value: Any) -> str:
 
 def _document(ev: dict[str, Any], verb: str | None, raw: str, envelope: dict[str, Any]) -> dict[str, Any]:
     stamp_field = "stageTimestamp" if ev.get("stageTimestamp") is not None else "requestReceivedTimestamp"
-    stamp, ingested = event_time(ev.get(stamp_field), stamp_field, envelope)
+    stamp, ingested = _event_time(ev.get(stamp_field), stamp_field, envelope)
     received = ev.get("requestReceivedTimestamp")
     obj = typed(ev, "objectRef", dict) or {}
     status = typed(ev, "responseStatus", dict) or {}
@@ -240,21 +126,41 @@ def _document(ev: dict[str, Any], verb: str | None, raw: str, envelope: dict[str
         raise NormalisationError(f"not an HTTP status: {code}", field="responseStatus.code")
     annotations = typed(ev, "annotations", dict) or {}
     resource = typed(obj, "resource", str, "objectRef.resource")
-    doc: dict[str, Any] = {
-        "@timestamp": stamp,
-        "event": _event(ev, verb, resource, code, annotations, raw),
-        "url": {"original": typed(ev, "requestURI", str)},
-        "http": {"response": {"status_code": code}},
-        "user_agent": {"original": typed(ev, "userAgent", str)},
-        "orchestrator": _orchestrator(obj, resource),
-    }
+    doc: dict[str, Any] = {"@timestamp": stamp, "event": _event(ev, verb, resource, code, annotations, raw)}
+    _put(doc, "url", "original", typed(ev, "requestURI", str))
+    if code is not None:
+        doc["http"] = {"response": {"status_code": code}}
+    _put(doc, "user_agent", "original", typed(ev, "userAgent", str))
+    doc["orchestrator"] = _orchestrator(obj, resource)
     if received is not None and stamp_field == "stageTimestamp":
-        doc["event"]["start"] = iso(parse_time(received, "requestReceivedTimestamp"))
-        doc["event"]["end"] = doc["@timestamp"]
-    doc.update(_who(ev))
+        doc["event"]["start"] = _timestamp(received, "requestReceivedTimestamp")
+        doc["event"]["end"] = stamp
+    _who(doc, ev)
     if ingested:
         mark_time_ingested(doc)
     return doc
+
+
+def _put(doc: dict[str, Any], section: str, key: str, value: Any) -> None:
+    if value is not None:
+        doc[section] = {key: value}
+
+
+def _timestamp(value: Any, field: str) -> str:
+    """``iso(parse_time(value))``; RFC 3339 UTC text with at least milliseconds is cut, not parsed."""
+    if type(value) is str and _ZULU_MS.fullmatch(value):
+        try:
+            datetime.fromisoformat(value[:23])  # validates the calendar (no 30 February, no second 60)
+            return value[:23] + "Z"  # iso() truncates to milliseconds
+        except ValueError:
+            pass
+    return timestamp(value, field)
+
+
+def _event_time(value: Any, field: str, envelope: dict[str, Any]) -> tuple[str, bool]:
+    if type(value) is str and _ZULU_MS.fullmatch(value):  # present, so event_time would not look further
+        return _timestamp(value, field), False
+    return event_time(value, field, envelope)
 
 
 def _event(
@@ -266,61 +172,89 @@ def _event(
     raw: str,
 ) -> dict[str, Any]:
     decision = annotations.get("authorization.k8s.io/decision")
+    types = _TYPES.get((verb, decision if type(decision) is str else None)) or _types(verb, decision)
+    reason = annotations.get("authorization.k8s.io/reason")
+    message = (ev.get("responseStatus") or {}).get("message")
+    reason = message if isinstance(message, str) and message else reason
+    event: dict[str, Any] = {
+        "kind": "event",
+        "module": _SPEC.module,
+        "dataset": _SPEC.dataset,
+        "category": ["iam", "api"] if resource in _IAM_RESOURCES else ["api"],
+        "type": list(types),
+    }
+    if verb is not None:
+        event["action"] = verb
+    event["outcome"] = outcome_from_status(code)
+    audit_id = typed(ev, "auditID", str)
+    if audit_id is not None:
+        event["id"] = audit_id
+    if isinstance(reason, str) and reason:
+        event["reason"] = reason
+    event["original"] = raw
+    return event
+
+
+def _types(verb: str | None, decision: Any) -> tuple[str, ...]:
+    """ECS event.type: what the verb does, then the authorizer's decision when it is allow or forbid."""
     types = [_VERB_TYPES.get(verb or "", "info")]
     if decision == "allow":
         types.append("allowed")
     elif decision == "forbid":
         types.append("denied")
-    category = ["iam"] if resource in _IAM_RESOURCES else []
-    category.append("api")
-    reason = annotations.get("authorization.k8s.io/reason")
-    message = (ev.get("responseStatus") or {}).get("message")
-    reason = message if isinstance(message, str) and message else reason
-    return {
-        "kind": "event",
-        "module": _SPEC.module,
-        "dataset": _SPEC.dataset,
-        "category": category,
-        "type": types,
-        "action": verb,
-        "outcome": outcome_from_status(code),
-        "id": typed(ev, "auditID", str),
-        "reason": reason if isinstance(reason, str) and reason else None,
-        "original": raw,
-    }
+    return tuple(types)
 
 
 def _orchestrator(obj: dict[str, Any], resource: str | None) -> dict[str, Any]:
     subresource = typed(obj, "subresource", str, "objectRef.subresource")
-    return {
-        "type": "kubernetes",
-        "namespace": typed(obj, "namespace", str, "objectRef.namespace"),
-        "api_version": typed(obj, "apiVersion", str, "objectRef.apiVersion"),
-        "resource": {
-            "type": f"{resource}/{subresource}" if resource and subresource else resource,
-            "name": typed(obj, "name", str, "objectRef.name"),
-            "parent": {"type": resource if subresource else None},
-        },
-    }
+    out: dict[str, Any] = {"type": "kubernetes"}
+    namespace = typed(obj, "namespace", str, "objectRef.namespace")
+    if namespace is not None:
+        out["namespace"] = namespace
+    api_version = typed(obj, "apiVersion", str, "objectRef.apiVersion")
+    if api_version is not None:
+        out["api_version"] = api_version
+    found: dict[str, Any] = {}
+    kind = f"{resource}/{subresource}" if resource and subresource else resource
+    if kind is not None:
+        found["type"] = kind
+    name = typed(obj, "name", str, "objectRef.name")
+    if name is not None:
+        found["name"] = name
+    if subresource and resource is not None:
+        found["parent"] = {"type": resource}
+    if found:
+        out["resource"] = found
+    return out
 
 
-def _who(ev: dict[str, Any]) -> dict[str, Any]:
+def _who(doc: dict[str, Any], ev: dict[str, Any]) -> None:
+    """``user``, ``source`` and ``related``, as drop_none would leave them."""
     user = typed(ev, "user", dict) or {}
     name = typed(user, "username", str, "user.username")
     groups = typed(user, "groups", list, "user.groups")
     imp = typed(ev, "impersonatedUser", dict) or {}
     imp_name = typed(imp, "username", str, "impersonatedUser.username")
     ips = [ip for ip in (ip_or_none(v) for v in typed(ev, "sourceIPs", list) or []) if ip]
-    return {
-        "user": {
-            "name": name,
-            "id": typed(user, "uid", str, "user.uid"),
-            "group": {"name": [g for g in groups if isinstance(g, str)] or None} if groups else None,
-            "effective": {"name": imp_name, "id": typed(imp, "uid", str, "impersonatedUser.uid")},
-        },
-        "source": {"ip": ips[0] if ips else None},
-        "related": {"ip": dedupe(ips) or None, "user": dedupe([name, imp_name]) or None},
-    }
+    who = {"name": name, "id": typed(user, "uid", str, "user.uid")}
+    found = {k: v for k, v in who.items() if v is not None}
+    group_names = [g for g in groups if isinstance(g, str)] if groups else None
+    if group_names:
+        found["group"] = {"name": group_names}
+    effective = {"name": imp_name, "id": typed(imp, "uid", str, "impersonatedUser.uid")}
+    effective = {k: v for k, v in effective.items() if v is not None}
+    if effective:
+        found["effective"] = effective
+    if found:
+        doc["user"] = found
+    if ips:
+        doc["source"] = {"ip": ips[0]}
+    related: dict[str, Any] = {"ip": dedupe(ips)} if ips else {}
+    users = dedupe([name, imp_name])
+    if users:
+        related["user"] = users
+    if related:
+        doc["related"] = related
 
 
 def _from_gcp(entry: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -395,3 +329,10 @@ def _gcp_object(method: str, resource_name: str | None) -> tuple[str, dict[str, 
         if segs[i] == resource:
             obj["name"] = segs[i + 1]
     return parts[-1], {k: v for k, v in obj.items() if v is not None}
+
+
+_TYPES.update(
+    ((verb, decision), _types(verb, decision))
+    for verb in (None, *_VERB_TYPES)
+    for decision in (None, "allow", "forbid")
+)

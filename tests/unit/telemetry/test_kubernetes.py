@@ -469,3 +469,21 @@ def test_envelope_time_is_used_when_the_event_has_none() -> None:
     assert "tags" not in doc
     panther = {"kind": "Event", "verb": "get", "p_event_time": "2026-11-23T08:00:00.5Z"}
     assert normalise_record("kubernetes", json.dumps(panther))["@timestamp"] == "2026-11-23T08:00:00.500Z"
+
+
+def test_secret_named_only_through_unicode_escapes_is_still_redacted() -> None:
+    # Redaction is skipped for lines that cannot name a Secret; "Secret" spelled with \u escapes still
+    # names one once parsed, as does an escaped "secrets" resource.
+    event = _secret_event("create", requestObject=copy.deepcopy(_APPLIED))
+    event["objectRef"]["resource"] = "pods"
+    raw = json.dumps(event).replace('"kind": "Secret"', '"kind": "S\\u0065cret"')
+    raw = raw.replace("secrets", "s\\u0065crets")
+    assert "ecret" not in raw
+    doc = normalise(raw)
+    assert doc["kubernetes"]["audit"]["requestObject"]["data"] == {"password": REDACTED}
+    merge_patch = _secret_event("patch", requestObject={"data": {"password": "aHVudGVy"}})
+    raw = json.dumps(merge_patch).replace("secrets", "s\\u0065crets")
+    assert "ecret" not in raw
+    doc = normalise(raw)
+    assert doc["kubernetes"]["audit"]["requestObject"]["data"] == {"password": REDACTED}
+    assert doc["soar"]["redacted"] == ["kubernetes.audit.requestObject", "event.original"]
