@@ -235,7 +235,7 @@ def _who(doc: dict[str, Any], ev: dict[str, Any]) -> None:
     groups = typed(user, "groups", list, "user.groups")
     imp = typed(ev, "impersonatedUser", dict) or {}
     imp_name = typed(imp, "username", str, "impersonatedUser.username")
-    ips = [ip for ip in (ip_or_none(v) for v in typed(ev, "sourceIPs", list) or []) if ip]
+    ips = [ip for v in typed(ev, "sourceIPs", list) or () if (ip := ip_or_none(v))]
     who = {"name": name, "id": typed(user, "uid", str, "user.uid")}
     found = {k: v for k, v in who.items() if v is not None}
     group_names = [g for g in groups if isinstance(g, str)] if groups else None
@@ -247,10 +247,11 @@ def _who(doc: dict[str, Any], ev: dict[str, Any]) -> None:
         found["effective"] = effective
     if found:
         doc["user"] = found
-    if ips:
+    related: dict[str, Any] = {}
+    if ips:  # canonical addresses: non-empty strings, so dedupe is dict.fromkeys
         doc["source"] = {"ip": ips[0]}
-    related: dict[str, Any] = {"ip": dedupe(ips)} if ips else {}
-    users = dedupe([name, imp_name])
+        related["ip"] = list(dict.fromkeys(ips))
+    users = dedupe((name, imp_name)) if imp_name else ([name] if name else None)
     if users:
         related["user"] = users
     if related:
