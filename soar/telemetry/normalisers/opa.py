@@ -202,6 +202,8 @@ def _event(raw: str, decision_id: str | None, allowed: bool | None) -> dict[str,
 
 def _text(obj: dict[str, Any], key: str, field: str | None = None, *, required: bool = False) -> str | None:
     value = obj.get(key)
+    if type(value) is str and value:
+        return value
     if value is None or value == "":
         if required:
             raise NormalisationError("missing", field=field or key)
