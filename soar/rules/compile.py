@@ -19,7 +19,7 @@ from sigma.rule import SigmaRule
 
 from soar.errors import RuleError
 from soar.rules.backend import BACKEND_VERSION, FieldTypes, QueryDslBackend, UnsupportedConstruct
-from soar.rules.cache import CACHE_FORMAT, FileOutcome, RuleCache
+from soar.rules.cache import CACHE_FORMAT, FileOutcome, Hit, RuleCache, assemble
 from soar.rules.correlation import compile_correlation
 from soar.rules.fieldmaps import map_field
 from soar.rules.loader import RULE_SUFFIXES, LoadedRule, parse_rules
@@ -56,23 +56,28 @@ def compile_rules(
     cache = RuleCache(cache_dir, _salt(field_types)) if cache_dir is not None else None
     result = CompileResult()
     correlations: list[LoadedRule] = []
-    for path in rule_paths(paths):
+    files = rule_paths(paths)
+    parts: list[Hit | FileOutcome | None] = (
+        [*cache.lookup(files)] if cache is not None else [None] * len(files)
+    )
+    for number in [n for n, part in enumerate(parts) if part is None]:  # not served by stat alone
+        path = files[number]
         try:
             found = cache.get(path) if cache is not None else Path(path).read_bytes()
         except OSError as exc:
-            result.errors.append(RuleError(f"cannot read: {exc.strerror}", file=str(path)))
+            parts[number] = FileOutcome([], [RuleError(f"cannot read: {exc.strerror}", file=str(path))])
             continue
-        if isinstance(found, FileOutcome):
-            result.rules.extend(found.rules)
-            result.errors.extend(found.errors)
+        if type(found) is tuple:
+            parts[number] = found
             continue
+        assert isinstance(found, bytes)
         compiled, errors, file_correlations = _compile_file(backend, found, Path(path))
         result.recompiled += len(compiled) + len(errors)
-        result.rules.extend(compiled)
-        result.errors.extend(errors)
+        parts[number] = outcome = FileOutcome(compiled, errors)
         correlations.extend(file_correlations)
         if cache is not None and not file_correlations:  # correlations need the other files
-            cache.put(path, FileOutcome(compiled, errors))
+            cache.put(path, outcome)
+    assemble(parts, result.rules, result.errors)
     if cache is not None:
         cache.save()
     by_reference = {ref: rule for rule in result.rules for ref in (rule.rule_id, rule.name) if ref}

@@ -5,10 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 
 from soar.rules import cache as cache_module
+from soar.rules import cache_store
 from soar.rules.compile import compile_rules, rule_paths
 from soar.rules.loader import rule_files
 from soar.rules.models import CompileResult
@@ -118,7 +121,7 @@ def test_deleted_files_disappear(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "index",
-    [b"", b"{not json", b"[]", b'{"format": "2", "salt": "other", "files": {}}', b'{"files": 3}'],
+    [b"", b"{not json", b"[]", b'{"format": "3", "salt": "other", "files": {}}', b'{"files": 3}'],
 )
 def test_corrupt_or_foreign_index_means_a_full_compile(tmp_path: Path, index: bytes) -> None:
     rules, cache = _rules(tmp_path), tmp_path / "cache"
@@ -129,19 +132,109 @@ def test_corrupt_or_foreign_index_means_a_full_compile(tmp_path: Path, index: by
     assert _view(again) == _view(first)
 
 
+def _store(cache: Path) -> Path:
+    (store,) = cache.glob(f"{cache_store.STORE_PREFIX}*")
+    return store
+
+
+def _manifest(cache: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = orjson.loads((cache / cache_module.INDEX_NAME).read_bytes())
+    return loaded
+
+
 def test_damaged_entries_are_compiled_again(tmp_path: Path) -> None:
     rules, cache = _rules(tmp_path), tmp_path / "cache"
     first = _compile(rules, cache)
-    index = cache / cache_module.INDEX_NAME
-    text = index.read_text("utf-8")
-    index.write_text(text.replace('"source":"envoy"', '"source":"nowhere"'), "utf-8")
+    store = _store(cache)
+    store.write_bytes(store.read_bytes().replace(b'"source":"envoy"', b'"source":"nowhere"'))
+    again = _compile(rules, cache)
+    assert _view(again) == _view(first)
+    assert again.recompiled == first.recompiled  # the block failed its check: every file compiled
+
+
+def _damage_where(manifest: dict[str, Any]) -> None:
+    manifest["where"][1], manifest["where"][3] = manifest["where"][3], manifest["where"][1]
+
+
+def _damage_signatures(manifest: dict[str, Any]) -> None:
+    manifest["signatures"] = ["x"] * len(manifest["signatures"])
+
+
+def _damage_blocks(manifest: dict[str, Any]) -> None:
+    manifest["blocks"][0][2] ^= 1  # the CRC
+
+
+def _damage_paths(manifest: dict[str, Any]) -> None:
+    manifest["paths"].pop()
+
+
+@pytest.mark.parametrize("damage", [_damage_where, _damage_signatures, _damage_blocks, _damage_paths])
+def test_each_damaged_manifest_part_is_never_served(tmp_path: Path, damage: Any) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    _age(rules)
+    first = _compile(rules, cache)
+    manifest = _manifest(cache)
+    damage(manifest)
+    (cache / cache_module.INDEX_NAME).write_bytes(orjson.dumps(manifest))
+    assert _view(_compile(rules, cache)) == _view(first)
+    assert _view(_compile(rules, cache)) == _view(first)  # and the cache is sound again
+
+
+@pytest.mark.parametrize("damage", ["truncated", "missing", "flipped", "torn append"])
+def test_a_damaged_store_is_never_served(tmp_path: Path, damage: str) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    _age(rules)
+    first = _compile(rules, cache)
+    store = _store(cache)
+    data = store.read_bytes()
+    if damage == "truncated":
+        store.write_bytes(data[: len(data) // 2])
+    elif damage == "missing":
+        store.unlink()
+    elif damage == "flipped":
+        store.write_bytes(data[:40] + bytes([data[40] ^ 1]) + data[41:])
+    else:  # a crash while appending leaves bytes no manifest refers to
+        store.write_bytes(data + b'{"paths":["half')
+    assert _view(_compile(rules, cache)) == _view(first)
+    regex = rules / "regex.yml"
+    regex.write_text(regex.read_text("utf-8").replace("nikto", "nmap"), "utf-8")
+    assert _view(_compile(rules, cache)) == _view(_compile(rules, None))
+
+
+def test_incremental_runs_append_blocks_until_compaction(tmp_path: Path, reads: list[str]) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    _age(rules)
+    _compile(rules, cache)
+    regex = rules / "regex.yml"
+    stores = set()
+    for run in range(cache_module.MAX_BLOCKS + 2):
+        regex.write_text(regex.read_text("utf-8").replace("nikto", f"nikto{run}"), "utf-8")
+        reads.clear()
+        result = _compile(rules, cache)
+        assert sorted(reads) == [str(rules / "correlations.yml"), str(regex)]
+        assert _view(result) == _view(_compile(rules, None))
+        stores.add(_store(cache).name)
+        assert 1 <= len(_manifest(cache)["blocks"]) <= cache_module.MAX_BLOCKS
+    assert len(stores) == 2  # compacted once, into a new store file; the old one is gone
+
+
+def test_a_row_pointing_at_another_files_outcome_is_not_served(tmp_path: Path) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    _age(rules)
+    first = _compile(rules, cache)
+    manifest = _manifest(cache)
+    manifest["where"] = [0, 0] * (len(manifest["where"]) // 2)  # every file at the first one's place
+    (cache / cache_module.INDEX_NAME).write_bytes(orjson.dumps(manifest))
     assert _view(_compile(rules, cache)) == _view(first)
 
 
 def test_index_is_written_atomically(tmp_path: Path) -> None:
     rules, cache = _rules(tmp_path), tmp_path / "cache"
     _compile(rules, cache)
-    assert [p.name for p in cache.iterdir()] == [cache_module.INDEX_NAME]
+    names = sorted(p.name for p in cache.iterdir())
+    assert names[0] == cache_module.INDEX_NAME
+    assert len(names) == 2
+    assert names[1].startswith(cache_store.STORE_PREFIX)
 
 
 def test_rule_paths_matches_rule_files(tmp_path: Path) -> None:
