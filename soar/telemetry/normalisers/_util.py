@@ -42,7 +42,8 @@ _RFC3339 = re.compile(
 _MAX_EPOCH_MS = 253_402_300_799_999
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The ECS form itself (what ``iso`` writes): kept as it is once the calendar is checked.
-_ECS_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z")
+# RFC 3339 UTC with at least milliseconds (OPA and Kubernetes write micro- or nanoseconds): cut, not parsed.
+_ZULU_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3,}Z")
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
@@ -139,7 +140,7 @@ def _parse_rfc3339(text: str, field: str) -> datetime:
 
 
 def timestamp(value: Any, field: str) -> str:
-    """``iso(parse_time(value, field))``, with a fast path for text already in the ECS form.
+    """``iso(parse_time(value, field))``, with a fast path for RFC 3339 UTC text of millisecond precision or finer.
 
     Args:
         value: the native timestamp value (RFC 3339 text or epoch milliseconds).
@@ -151,10 +152,10 @@ def timestamp(value: Any, field: str) -> str:
     Raises:
         NormalisationError: the value is absent or not a timestamp; ``field`` names it.
     """
-    if type(value) is str and len(value) == 24 and _ECS_TIME.fullmatch(value):
+    if type(value) is str and _ZULU_MS.fullmatch(value):
         try:
-            datetime.fromisoformat(value)  # validates the calendar (no 30 February) at C speed
-            return value
+            datetime.fromisoformat(value[:23])  # validates the calendar (no 30 February) at C speed
+            return value[:23] + "Z"  # iso() truncates to milliseconds too
         except ValueError:
             pass  # a leap second or a bad date: parse_time decides, naming the field
     return iso(parse_time(value, field))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
 from typing import Any
 
 from soar.errors import NormalisationError
@@ -61,7 +60,6 @@ _GRPC_HTTP: dict[int, int] = {0: 200, 3: 400, 5: 404, 6: 409, 7: 403, 9: 400, 10
 _TYPES: dict[tuple[str | None, str | None], tuple[str, ...]] = {}
 # RFC 3339 UTC times with at least milliseconds (the API server writes microseconds): the ECS form is
 # their first 23 characters and a ``Z``.
-_ZULU_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3,}Z")
 _VERSION = re.compile(r"v\d+(?:(?:alpha|beta)\d+)?\Z")
 
 
@@ -117,7 +115,7 @@ def _short(value: Any) -> str:
 
 def _document(ev: dict[str, Any], verb: str | None, raw: str, envelope: dict[str, Any]) -> dict[str, Any]:
     stamp_field = "stageTimestamp" if ev.get("stageTimestamp") is not None else "requestReceivedTimestamp"
-    stamp, ingested = _event_time(ev.get(stamp_field), stamp_field, envelope)
+    stamp, ingested = event_time(ev.get(stamp_field), stamp_field, envelope)
     received = ev.get("requestReceivedTimestamp")
     obj = typed(ev, "objectRef", dict) or {}
     status = typed(ev, "responseStatus", dict) or {}
@@ -133,7 +131,7 @@ def _document(ev: dict[str, Any], verb: str | None, raw: str, envelope: dict[str
     _put(doc, "user_agent", "original", typed(ev, "userAgent", str))
     doc["orchestrator"] = _orchestrator(obj, resource)
     if received is not None and stamp_field == "stageTimestamp":
-        doc["event"]["start"] = _timestamp(received, "requestReceivedTimestamp")
+        doc["event"]["start"] = timestamp(received, "requestReceivedTimestamp")
         doc["event"]["end"] = stamp
     _who(doc, ev)
     if ingested:
@@ -144,23 +142,6 @@ def _document(ev: dict[str, Any], verb: str | None, raw: str, envelope: dict[str
 def _put(doc: dict[str, Any], section: str, key: str, value: Any) -> None:
     if value is not None:
         doc[section] = {key: value}
-
-
-def _timestamp(value: Any, field: str) -> str:
-    """``iso(parse_time(value))``; RFC 3339 UTC text with at least milliseconds is cut, not parsed."""
-    if type(value) is str and _ZULU_MS.fullmatch(value):
-        try:
-            datetime.fromisoformat(value[:23])  # validates the calendar (no 30 February, no second 60)
-            return value[:23] + "Z"  # iso() truncates to milliseconds
-        except ValueError:
-            pass
-    return timestamp(value, field)
-
-
-def _event_time(value: Any, field: str, envelope: dict[str, Any]) -> tuple[str, bool]:
-    if type(value) is str and _ZULU_MS.fullmatch(value):  # present, so event_time would not look further
-        return _timestamp(value, field), False
-    return event_time(value, field, envelope)
 
 
 def _event(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime
 from itertools import accumulate
 from typing import Any
 
@@ -51,7 +50,6 @@ _FREE_FORM = ("input", "result", "labels", "nd_builtin_cache")
 # The sections the decision's input fills in, nulls and all.
 _INPUT_SECTIONS = ("source", "destination", "http", "url", "user_agent")
 # Timestamps OPA writes (nanoseconds, UTC): the ECS form is their first 23 characters and a ``Z``.
-_ZULU_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3,}Z")
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^][{}]+")
 _STEP = {"{": 1, "[": 1, "}": -1, "]": -1}
@@ -70,7 +68,7 @@ def normalise(raw: str) -> dict[str, Any]:
         NormalisationError: the line is not a decision-log event; ``field`` names the culprit.
     """
     event = parse_json_object(raw)
-    stamp = _timestamp(event.get("timestamp", event.get("time")))
+    stamp = timestamp(event.get("timestamp", event.get("time")), "timestamp")
     opa = _opa_namespace(event)
     labels = typed(event, "labels", dict) or {}
     # Built with only the values present (no drop_none pass over the whole document): the sections the
@@ -103,17 +101,6 @@ def normalise(raw: str) -> dict[str, Any]:
         if value is not None:
             doc["opa"][key] = _object(value, bound)
     return doc
-
-
-def _timestamp(value: Any) -> str:
-    """``iso(parse_time(value))``; RFC 3339 UTC text with at least milliseconds is cut, not parsed."""
-    if type(value) is str and _ZULU_MS.fullmatch(value):
-        try:
-            datetime.fromisoformat(value[:23])  # validates the calendar (no 30 February, no second 60)
-            return value[:23] + "Z"  # iso() truncates to milliseconds
-        except ValueError:
-            pass
-    return timestamp(value, "timestamp")
 
 
 def _observer(version: str | None) -> dict[str, Any]:
