@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-CACHE_FORMAT = "4"
+CACHE_FORMAT = "5"
 MANIFEST_NAME = "manifest.json"
 UNTRUSTED = [-1, -1, -1, -1]  # the signature of a file whose stat was too recent to trust
 

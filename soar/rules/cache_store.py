@@ -90,7 +90,7 @@ def decode_block(data: bytes | memoryview) -> Block:
     if not all(type(x) is list and len(x) == len(paths) for x in (shas, rule_ends, error_ends)):
         raise ValueError("a block needs a hash and two ends per file")
     for ends, items in ((rule_ends, rules), (error_ends, errors)):
-        if not all(type(end) is int for end in ends) or ends != sorted(ends):
+        if not set(map(type, ends)) <= {int} or ends != sorted(ends):
             raise ValueError("a block's ends must be ascending")
         if ends and not (ends[0] >= 0 and ends[-1] == len(items)):
             raise ValueError("a block's ends must run up to its items")

@@ -9,10 +9,12 @@ rules of the other files, which are re-resolved (cheaply) on every run.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import orjson
 from sigma.correlations import SigmaCorrelationRule
 from sigma.exceptions import SigmaError
 from sigma.rule import SigmaRule
@@ -52,7 +54,7 @@ def compile_rules(
     Returns:
         Compiled rules and correlations, and a ``RuleError`` per rule that failed.
     """
-    backend = QueryDslBackend(field_types)
+    backend: QueryDslBackend | None = None  # built when a file needs compiling
     cache = RuleCache(cache_dir, _salt(field_types)) if cache_dir is not None else None
     result = CompileResult()
     correlations: list[LoadedRule] = []
@@ -71,6 +73,7 @@ def compile_rules(
             parts[number] = found
             continue
         assert isinstance(found, bytes)
+        backend = backend or QueryDslBackend(field_types)
         compiled, errors, file_correlations = _compile_file(backend, found, Path(path))
         result.recompiled += len(compiled) + len(errors)
         parts[number] = outcome = FileOutcome(compiled, errors)
@@ -231,4 +234,4 @@ def _fingerprint(field_types: FieldTypes) -> str:
             types[source.value] = dict(field_types(source))
         except OSError:  # a source whose template is not written yet
             types[source.value] = "missing"
-    return content_hash(types)
+    return hashlib.sha256(orjson.dumps(types, option=orjson.OPT_SORT_KEYS)).hexdigest()
