@@ -81,10 +81,12 @@ def load_manifest(path: Path, salt: str) -> Manifest:
         return Manifest()
     if not (len(signatures) == 4 * len(paths) and len(where) == 2 * len(paths)):
         return Manifest()  # a signature of another type never matches
-    if not all(type(n) is int for n in where):
+    if not set(map(type, where)) <= {int}:
+        return Manifest()
+    if not set(map(type, paths)) <= {str}:
         return Manifest()
     index = dict(zip(paths, range(len(paths)), strict=True))
-    if len(index) != len(paths) or not all(type(p) is str for p in paths):
+    if len(index) != len(paths):
         return Manifest()
     return Manifest(store, blocks, paths, signatures, where, index)
 

@@ -168,7 +168,13 @@ def _damage_paths(manifest: dict[str, Any]) -> None:
     manifest["paths"].pop()
 
 
-@pytest.mark.parametrize("damage", [_damage_where, _damage_signatures, _damage_blocks, _damage_paths])
+def _damage_types(manifest: dict[str, Any]) -> None:
+    manifest["paths"][0], manifest["where"][0] = ["not text"], "not a number"
+
+
+@pytest.mark.parametrize(
+    "damage", [_damage_where, _damage_signatures, _damage_blocks, _damage_paths, _damage_types]
+)
 def test_each_damaged_manifest_part_is_never_served(tmp_path: Path, damage: Any) -> None:
     rules, cache = _rules(tmp_path), tmp_path / "cache"
     _age(rules)
