@@ -1,7 +1,7 @@
 """Compile rule files to ``CompiledRule``/``CompiledCorrelation``, with an on-disk incremental cache.
 
 The cache (:mod:`soar.rules.cache`) keeps every file's outcome, compiled rules and refusals alike,
-in one index per cache directory; an unchanged file is recognised by ``stat`` alone. Its key covers
+in a store of blocks indexed by a small manifest; an unchanged file is recognised by ``stat`` alone. Its key covers
 the file's bytes, the pipeline, backend and cache-format versions and a fingerprint of the field
 types. Files holding correlations are always compiled again: a correlation is resolved against the
 rules of the other files, which are re-resolved (cheaply) on every run.
