@@ -69,6 +69,7 @@ class SweepInput(BaseModel):
         rules_path: Rule files or folders, read by the load activity (never by the workflow).
         namespace: Where alerts and checkpoints are written (``soar-alerts-<namespace>``).
         settings: Engine defaults and batching.
+        force: Run every rule, due or not (``soar detect run --once``); schedules leave it off.
     """
 
     group_id: str
@@ -76,6 +77,7 @@ class SweepInput(BaseModel):
     rules_path: list[str]
     namespace: str = "default"
     settings: DetectSettings = Field(default_factory=DetectSettings)
+    force: bool = False
 
 
 class SweepResult(BaseModel):

@@ -17,8 +17,8 @@ _UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d
 
 
 def parse_duration(value: Any) -> Any:
-    """``"5m"``/``"90s"``/``"2h"``/``"1d"`` as a timedelta; other values are left to pydantic."""
-    if isinstance(value, str):
+    """``"5m"``/``"90s"``/``"2h"``/``"1d"`` as a timedelta; other values (``PT5M``) are left to pydantic."""
+    if isinstance(value, str) and not value.startswith("P"):  # ISO 8601 (as serialised) is pydantic's
         match = _DURATION.match(value)
         if match is None:
             raise ValueError(f"not a duration: {value!r} (write 30s, 5m, 2h or 1d)")

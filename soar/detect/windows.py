@@ -14,10 +14,12 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from soar.detect.models import Checkpoint, DetectRule, Gap, RuleWindow, Window
+from soar.detect.models import Checkpoint, DetectRule, Gap, RuleWindow, RuleWindowResult, Window
 
 # A rule is due once 90% of its interval has passed, so a schedule firing a few seconds early still runs it.
 _DUE_FRACTION = 0.9
+RUN_IDS_KEPT = 10
+GAPS_KEPT = 50
 
 
 class RulePlan(BaseModel):
@@ -44,7 +46,9 @@ def is_due(checkpoint: Checkpoint, end: datetime, interval: timedelta) -> bool:
     return checkpoint.backlog or end - checkpoint.end >= interval * _DUE_FRACTION
 
 
-def plan_rule(rule: DetectRule, checkpoint: Checkpoint | None, now: datetime, run_id: str) -> RulePlan:
+def plan_rule(
+    rule: DetectRule, checkpoint: Checkpoint | None, now: datetime, run_id: str, *, force: bool = False
+) -> RulePlan:
     """The windows and gaps of one rule for a sweep starting at ``now``.
 
     Args:
@@ -52,6 +56,7 @@ def plan_rule(rule: DetectRule, checkpoint: Checkpoint | None, now: datetime, ru
         checkpoint: Its checkpoint, or None for a rule never swept.
         now: The sweep's start (``workflow.now()``).
         run_id: The sweep's run id, recorded on gaps.
+        force: Run the rule even when it is not due (a run asked for by a person).
 
     Returns:
         The plan; no windows when the rule is not due.
@@ -60,7 +65,7 @@ def plan_rule(rule: DetectRule, checkpoint: Checkpoint | None, now: datetime, ru
     end = now - opts.ingest_delay
     if checkpoint is None or checkpoint.time_field != opts.time_field:
         return RulePlan(rule=rule, windows=split(end - opts.lookback, end, opts.max_window))
-    if not is_due(checkpoint, end, opts.interval):
+    if not force and not is_due(checkpoint, end, opts.interval):
         return RulePlan(rule=rule)
     gaps: list[Gap] = []
     since = checkpoint.end
@@ -81,3 +86,39 @@ def steps(plans: list[RulePlan], budgets: dict[str, int], step: int) -> list[Rul
         if step < len(plan.windows) and budgets.get(rule_id, 0) > 0:
             items.append(RuleWindow(rule=plan.rule, window=plan.windows[step], max_alerts=budgets[rule_id]))
     return items
+
+
+def advance(
+    checkpoint: Checkpoint | None,
+    plan: RulePlan,
+    result: RuleWindowResult,
+    *,
+    group_id: str,
+    run_id: str,
+    now: datetime,
+    last_window: bool,
+) -> Checkpoint:
+    """The rule's checkpoint after a window whose alerts are all written.
+
+    Missed gaps are recorded with the rule's first window of the run, filled gaps with its last (a filled
+    gap is filled only once its every window is written).
+    """
+    rule = plan.rule
+    run_ids = [] if checkpoint is None else [r for r in checkpoint.run_ids if r != run_id]
+    gaps = [] if checkpoint is None else list(checkpoint.gaps)
+    recorded = {(g.start, g.end, g.filled) for g in gaps}
+    for gap in plan.gaps:
+        ready = not gap.filled or (last_window and not result.capped)
+        if ready and (gap.start, gap.end, gap.filled) not in recorded:
+            gaps.append(gap)
+    return Checkpoint(
+        rule_id=rule.rule.rule_id,
+        group_id=group_id,
+        content_hash=rule.rule.content_hash,
+        time_field=rule.options.time_field,
+        end=result.reached,
+        backlog=result.capped,
+        updated_at=now,
+        run_ids=[*run_ids, run_id][-RUN_IDS_KEPT:],
+        gaps=gaps[-GAPS_KEPT:],
+    )

@@ -1,0 +1,103 @@
+"""The sweep's activities: the only way the sweep workflow reaches the search engine, rules and Temporal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from soar.detect.checkpoints import read_checkpoints, write_checkpoints
+from soar.detect.execute import search_window
+from soar.detect.handover import hand_over
+from soar.detect.models import (
+    HandOverInput,
+    HandOverOutput,
+    LoadGroupInput,
+    LoadGroupOutput,
+    SaveCheckpointsInput,
+    SearchWindowInput,
+    SearchWindowOutput,
+)
+from soar.detect.routing import RoutingTable
+from soar.detect.ruleset import detect_rules, group_rules
+from soar.engines.search import SearchClient
+from soar.errors import EngineError, InputError, SoarError
+from soar.rules.compile import compile_rules
+
+
+def _application_error(exc: SoarError) -> ApplicationError:
+    """Bad input (a broken rule) is not retried; an engine failure is, by Temporal's retry policy."""
+    return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=not isinstance(exc, EngineError))
+
+
+class DetectActivities:
+    """Activities of the sweep workflow, holding the clients they need.
+
+    Args:
+        search: The search engine alerts are read from and written to.
+        temporal: The Temporal client playbooks are started with.
+        routing: Which alerts start which playbook (empty: none).
+        cache_dir: Where compiled rules are cached (None: compile every time).
+    """
+
+    def __init__(
+        self,
+        search: SearchClient,
+        temporal: Client,
+        routing: RoutingTable | None = None,
+        cache_dir: Path | None = None,
+    ) -> None:
+        self.search = search
+        self.temporal = temporal
+        self.routing = routing or RoutingTable()
+        self.cache_dir = cache_dir
+
+    @activity.defn(name="detect.load_group")
+    async def load_group(self, spec: LoadGroupInput) -> LoadGroupOutput:
+        """Compile the group's rules from disk, with their options and checkpoints."""
+        try:
+            compiled = compile_rules(spec.rules_path, cache_dir=self.cache_dir)
+            rules = group_rules(compiled.rules).get(spec.group_id, [])
+            wanted = {ref.rule_id for ref in spec.rules}
+            if wanted:
+                rules = [r for r in rules if r.rule_id in wanted]
+            missing = sorted(wanted - {r.rule_id for r in rules})
+            detect = detect_rules(rules, spec.defaults)
+            checkpoints = await read_checkpoints(self.search, spec.namespace, [r.rule_id for r in rules])
+        except (InputError, EngineError) as exc:
+            raise _application_error(exc) from exc
+        return LoadGroupOutput(rules=detect, checkpoints=checkpoints, missing=missing)
+
+    @activity.defn(name="detect.search_window")
+    async def search_window(self, spec: SearchWindowInput) -> SearchWindowOutput:
+        """Search one step's rule windows and write their alerts (idempotent: ids are deterministic)."""
+        try:
+            results = await search_window(self.search, spec, datetime.now(UTC))
+        except SoarError as exc:
+            raise _application_error(exc) from exc
+        return SearchWindowOutput(results=results)
+
+    @activity.defn(name="detect.save_checkpoints")
+    async def save_checkpoints(self, spec: SaveCheckpointsInput) -> None:
+        """Advance checkpoints; called only once the windows' alerts are written."""
+        try:
+            await write_checkpoints(self.search, spec.namespace, spec.checkpoints)
+        except SoarError as exc:
+            raise _application_error(exc) from exc
+
+    @activity.defn(name="detect.hand_over")
+    async def hand_over(self, spec: HandOverInput) -> HandOverOutput:
+        """Start the routed playbook of every pending alert of the group, at most once per alert."""
+        try:
+            return await hand_over(self.search, self.temporal, self.routing, spec.namespace, spec.group_id)
+        except SoarError as exc:
+            raise _application_error(exc) from exc
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity, for a worker."""
+        return [self.load_group, self.search_window, self.save_checkpoints, self.hand_over]
