@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from soar.cli import demo, dora, engines, ingest, rules, telemetry
+from soar.cli import alerts, demo, detect, dora, engines, ingest, rules, telemetry
 from soar.cli.common import State
 
 app = typer.Typer(
@@ -21,6 +21,8 @@ app.add_typer(engines.app, name="engines")
 app.add_typer(telemetry.app, name="telemetry")
 app.add_typer(dora.app, name="dora")
 app.add_typer(rules.app, name="rules")
+app.add_typer(detect.app, name="detect")
+app.add_typer(alerts.app, name="alerts")
 app.command("ingest")(ingest.ingest)
 app.command("demo")(demo.demo)
 

@@ -47,7 +47,7 @@ class RuleOptions(BaseModel):
     lookback: timedelta = timedelta(hours=25)
     ingest_delay: timedelta = timedelta(seconds=30)
     time_field: TimeField = "@timestamp"
-    max_alerts: int = Field(default=1000, ge=1)
+    max_alerts: int = Field(default=5000, ge=1)
     max_window: timedelta = timedelta(hours=6)
     max_catchup: timedelta = timedelta(days=3)
 

@@ -73,7 +73,7 @@ def plan_rule(
         caught_from = end - opts.max_catchup
         gaps.append(Gap(start=since, end=caught_from, filled=False, run_id=run_id))
         since = caught_from
-    if end - since > 2 * opts.interval:
+    if end - since > 2 * opts.interval and not checkpoint.backlog:  # a backlog is carried over, not a gap
         gaps.append(Gap(start=since, end=end, filled=True, run_id=run_id))
     return RulePlan(rule=rule, windows=split(since - opts.overlap, end, opts.max_window), gaps=gaps)
 

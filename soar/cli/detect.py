@@ -1,0 +1,180 @@
+"""``soar detect run|worker|schedule|pause|resume|evaluate``: the detection engine on Temporal."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from temporalio.client import Client
+
+from soar.cli.common import State, command, err_console, out_console, print_json_line
+from soar.config import Settings
+from soar.detect.evaluate import evaluate as evaluate_alerts
+from soar.detect.run import RunSummary, rule_groups, run_once
+from soar.detect.schedules import group_schedule, set_paused, upsert_schedules
+from soar.detect.settings import DetectSettings, parse_duration
+from soar.detect.worker import detect_worker
+from soar.engines.session import search_session, temporal_session
+from soar.errors import InputError, ScenarioError
+from soar.rules.compile import default_cache_dir
+from soar.telemetry.scenario import generate
+
+app = typer.Typer(
+    help="Run the detection rules against the telemetry indices and write alerts.", no_args_is_help=True
+)
+
+RulesOption = Annotated[
+    list[Path] | None, typer.Option("--rules", help="Rule files or folders (default: detections/).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object on the last line.")]
+
+
+def _paths(rules: list[Path] | None) -> list[Path]:
+    return rules or [Path("detections")]
+
+
+def _print_summary(summary: RunSummary) -> None:
+    table = Table(
+        "group", "rules", "windows", "hits", "created", "duplicates", "gaps filled", "capped", "handed over"
+    )
+    for s in summary.sweeps:
+        table.add_row(
+            s.group_id,
+            *(str(v) for v in (s.rules, s.windows, s.hits, s.alerts_created, s.duplicates_skipped)),
+            str(s.gaps_filled),
+            str(len(s.capped)),
+            str(s.handed_over),
+        )
+    err_console.print(table)
+    for error in summary.rule_errors:
+        err_console.print(f"[yellow]skipped:[/] {error}", highlight=False)
+
+
+@app.command()
+@command
+async def run(
+    once: Annotated[bool, typer.Option("--once", help="One sweep of every rule group, then exit.")] = False,
+    rules: RulesOption = None,
+    interval: Annotated[str, typer.Option(help="Sweep interval of the schedules (without --once).")] = "5m",
+    json_out: JsonOption = False,
+) -> None:
+    """Sweep every rule group once (--once), or schedule the sweeps and run a worker until interrupted."""
+    settings = State.settings()
+    async with search_session(settings) as search, temporal_session(settings) as temporal:
+        if once:
+            summary = await run_once(search, temporal, settings, _paths(rules))
+            _print_summary(summary)
+            if json_out:
+                print_json_line(summary.totals())
+            return
+        await _schedule(temporal, settings, _paths(rules), interval)
+        err_console.print(f"sweeping on task queue {settings.temporal.task_queue}; Ctrl-C stops")
+        await detect_worker(
+            temporal,
+            search,
+            task_queue=settings.temporal.task_queue,
+            cache_dir=default_cache_dir(settings.data_dir),
+        ).run()
+
+
+async def _schedule(
+    temporal: Client, settings: Settings, paths: list[Path], interval: str
+) -> list[tuple[str, str]]:
+    every = _duration(interval, "--interval")
+    groups, _ = rule_groups(paths, settings)
+    detect = DetectSettings()
+    schedules = {g: group_schedule(g, r, paths, settings, detect, every) for g, r in groups.items()}
+    return await upsert_schedules(temporal, schedules)
+
+
+def _duration(value: str, option: str) -> timedelta:
+    try:
+        parsed = parse_duration(value)
+    except ValueError as exc:
+        raise InputError(str(exc), field=option) from None
+    if not isinstance(parsed, timedelta) or parsed <= timedelta(0):
+        raise InputError(f"not a positive duration: {value!r}", field=option)
+    return parsed
+
+
+@app.command()
+@command
+async def worker() -> None:
+    """Run a sweep worker on the configured task queue (more workers: more throughput)."""
+    settings = State.settings()
+    async with search_session(settings) as search, temporal_session(settings) as temporal:
+        err_console.print(f"sweep worker on task queue {settings.temporal.task_queue}; Ctrl-C stops")
+        await detect_worker(
+            temporal,
+            search,
+            task_queue=settings.temporal.task_queue,
+            cache_dir=default_cache_dir(settings.data_dir),
+        ).run()
+
+
+@app.command()
+@command
+async def schedule(
+    rules: RulesOption = None,
+    interval: Annotated[str, typer.Option(help="How often each group is swept.")] = "5m",
+) -> None:
+    """Create or update one Temporal Schedule per rule group (overlaps skipped, missed runs caught up)."""
+    settings = State.settings()
+    async with temporal_session(settings) as temporal:
+        for sid, what in await _schedule(temporal, settings, _paths(rules), interval):
+            out_console.print(f"{what:<8} {sid}")
+
+
+@app.command()
+@command
+async def pause(group: Annotated[str, typer.Argument(help="Rule group, e.g. okta.")]) -> None:
+    """Pause a rule group's schedule."""
+    async with temporal_session(State.settings()) as temporal:
+        await set_paused(temporal, group, True)
+    out_console.print(f"paused {group}")
+
+
+@app.command()
+@command
+async def resume(group: Annotated[str, typer.Argument(help="Rule group, e.g. okta.")]) -> None:
+    """Resume a rule group's schedule."""
+    async with temporal_session(State.settings()) as temporal:
+        await set_paused(temporal, group, False)
+    out_console.print(f"resumed {group}")
+
+
+@app.command()
+@command
+async def evaluate(
+    scenario: Annotated[str, typer.Option(help="The ingested scenario.")] = "default",
+    seed: Annotated[int, typer.Option(help="Its seed.")] = 1337,
+    json_out: JsonOption = False,
+) -> None:
+    """Alerts against the ground truth of an ingested scenario: recall per story, benign alerts."""
+    settings = State.settings()
+    truth = settings.data_dir / "scenarios" / f"{scenario}-{seed}.json"
+    try:
+        start = datetime.fromisoformat(json.loads(truth.read_text("utf-8"))["start"])
+    except (OSError, ValueError, KeyError):
+        raise ScenarioError(
+            f"{truth}: no ground truth; ingest it first with soar ingest --scenario {scenario}"
+        ) from None
+    generated = generate(scenario, seed=seed, start=start)
+    async with search_session(settings) as search:
+        result = await evaluate_alerts(search, settings.namespace, generated)
+    table = Table("story", "expected events", "alerted events", "recall", "rules")
+    for s in result.stories:
+        table.add_row(
+            s.story, str(s.expected_events), str(s.alerted_events), f"{s.recall:.0%}", ", ".join(s.rules)
+        )
+    (err_console if json_out else out_console).print(table)
+    err_console.print(
+        f"alerts {result.alerts}; on benign traffic {result.benign_alerts} "
+        f"(+{result.benign_building_block_alerts} building blocks)"
+    )
+    if json_out:
+        print_json_line(result.as_dict())
