@@ -6,9 +6,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from soar.config import Settings
+from soar.detect.run import run_once
 from soar.engines.embedded import EmbeddedSearch, EmbeddedTemporal
 from soar.engines.search import connect_search
 from soar.engines.workflow import connect_temporal
@@ -26,6 +28,7 @@ class DemoResult:
     ingest: IngestReport = field(default_factory=IngestReport)
     stories: int = 0
     truth_file: str = ""
+    detection: dict[str, int] = field(default_factory=dict)
     stages: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -37,6 +40,8 @@ class DemoResult:
                 c.dead_lettered for n, c in self.ingest.indices.items() if n.startswith("logs-")
             ),
             "stories": self.stories,
+            "alerts": self.detection.get("alerts_created", 0),
+            "detection": self.detection,
             "truth": self.truth_file,
             "indices": self.ingest.as_dict(),
             "stages": {name: round(seconds, 3) for name, seconds in self.stages.items()},
@@ -57,10 +62,14 @@ async def run_demo(
     *,
     scenario: str = "default",
     seed: int = 1337,
+    rules: Path | None = None,
     progress: Callable[[int], ProgressFn] | None = None,
     on_stage: StageFn | None = None,
 ) -> DemoResult:
-    """Run the demo end to end; engines that were not running are started and stopped again."""
+    """Run the demo end to end; engines that were not running are started and stopped again.
+
+    Detection runs the rules of ``rules`` when given (``detections/`` in a checkout of the repository).
+    """
     result = DemoResult()
     search, temporal = EmbeddedSearch(settings), EmbeddedTemporal(settings)
     started = [e for e in (search, temporal) if e.state() is None and not _configured(settings, e)]
@@ -72,19 +81,19 @@ async def run_demo(
             generated = generate_scenario(scenario, seed)
             result.events = sum(generated.counts().values())
             result.stories = len(generated.stories)
-        async with _stage(result, "ingest", on_stage):
-            client = await connect_search(
-                settings.search, None if settings.search.configured else search.address
-            )
-            async with client:
+        client = await connect_search(settings.search, None if settings.search.configured else search.address)
+        async with client:
+            async with _stage(result, "ingest", on_stage):
                 result.ingest = await ingest_scenario(
                     client, settings, generated, progress=progress(result.events) if progress else None
                 )
-            result.truth_file = str(truth_path(settings, generated))
-        async with _stage(result, "workflow_engine_check", on_stage):
-            await connect_temporal(
+                result.truth_file = str(truth_path(settings, generated))
+            workflows = await connect_temporal(
                 settings.temporal, None if settings.temporal.configured else temporal.address
             )
+            if rules is not None:
+                async with _stage(result, "detect", on_stage):
+                    result.detection = (await run_once(client, workflows, settings, [rules])).totals()
     finally:
         async with _stage(result, "engines_down", on_stage):
             for engine in reversed(started):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +17,9 @@ from soar.telemetry.ingest import ProgressFn
 async def demo(
     scenario: Annotated[str, typer.Option(help="The scenario to generate and ingest.")] = "default",
     seed: Annotated[int, typer.Option(help="Scenario seed.")] = 1337,
+    rules: Annotated[Path, typer.Option(help="Rules to detect with (skipped when absent).")] = Path(
+        "detections"
+    ),
     json_out: Annotated[
         bool, typer.Option("--json", help="End with one JSON line summarising the run.")
     ] = False,
@@ -32,11 +36,22 @@ async def demo(
             task = bar.add_task("ingesting scenario", total=total)
             return lambda n: bar.advance(task, n)
 
-        result = await run_demo(settings, scenario=scenario, seed=seed, progress=progress, on_stage=on_stage)
+        result = await run_demo(
+            settings, scenario=scenario, seed=seed, rules=_folder(rules), progress=progress, on_stage=on_stage
+        )
     print_report(result.ingest)
     out_console.print(
         f"{result.events} events generated, {result.ingest.total_indexed} indexed, "
         f"{result.stories} attack stories (ground truth: {result.truth_file})"
     )
+    if result.detection:
+        out_console.print(
+            f"detection: {result.detection['rules']} rules, {result.detection['windows']} windows, "
+            f"{result.detection['alerts_created']} alerts created"
+        )
     if json_out:
         print_json_line(result.as_dict())
+
+
+def _folder(path: Path) -> Path | None:
+    return path if path.is_dir() else None
