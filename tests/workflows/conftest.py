@@ -28,7 +28,11 @@ async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
     )
     try:
-        yield env
+        # The sweeps' activities do real I/O on the embedded search engine and the tests reason in wall-clock
+        # windows; letting the server skip time while an activity runs would time it out on a slow machine
+        # (start-to-close elapses in skipped time) and fail the sweep, so time runs as the wall clock does.
+        with env.auto_time_skipping_disabled():
+            yield env
     finally:
         await env.shutdown()
 
