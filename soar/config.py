@@ -20,7 +20,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from soar.detect.settings import DetectSettings
 from soar.errors import ConfigError
+from soar.response.settings import ResponseSettings
 
 
 class SearchFlavour(StrEnum):
@@ -108,6 +110,8 @@ class Settings(BaseSettings):
     search: SearchSettings = Field(default_factory=SearchSettings)
     temporal: TemporalSettings = Field(default_factory=TemporalSettings)
     embedded: EmbeddedSettings = Field(default_factory=EmbeddedSettings)
+    detect: DetectSettings = Field(default_factory=DetectSettings)
+    response: ResponseSettings = Field(default_factory=ResponseSettings)
 
     @classmethod
     def settings_customise_sources(
