@@ -195,3 +195,76 @@ def containment_workflow_id(incident_id: str, action: str) -> str:
 def incident_workflow_id(incident_id: str) -> str:
     """The long-running workflow of one incident."""
     return f"incident-{incident_id}"
+
+
+class IdentityContext(BaseModel):
+    """What the identity provider knows about a user (triage enrichment); None fields are unknown."""
+
+    system: str
+    user_id: str
+    username: str
+    enabled: bool | None = None
+    email: str | None = None
+    groups: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(default_factory=list)
+    privileged: bool = False  # holds an admin role or group
+    mfa_enrolled: bool | None = None
+
+
+class NotificationKind(StrEnum):
+    """Why soar tells people something."""
+
+    APPROVAL_REQUEST = "approval_request"
+    ESCALATION = "escalation"  # an approval or a deadline is overdue
+    REMINDER = "reminder"  # a reporting deadline is near
+    INFO = "info"
+
+
+class Notification(BaseModel):
+    """A message to the on-call channel (webhook); ``key`` makes re-sending it a no-op."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    kind: NotificationKind
+    incident_id: str
+    subject: str
+    text: str
+    at: AwareDatetime
+
+
+class IncidentAlert(BaseModel):
+    """An alert as its incident sees it: what triage found, ready to be grouped.
+
+    Attributes:
+        alert_id: The alert's id (``soar.alert.uuid``).
+        at: When the alerting event happened (the source event's time).
+        priority: 1 (act now) to 4 (informational), from triage.
+        entities: What the alert is about; incidents group alerts sharing one within the grouping window.
+        service: The catalogue service the alert touches, if any.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    alert_id: str
+    alert_index: str
+    rule_id: str
+    rule_title: str
+    severity: str
+    risk_score: int
+    priority: int = Field(ge=1, le=4)
+    at: AwareDatetime
+    entities: list[Entity] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+    dataset: str | None = None
+    service: str | None = None
+    source_index: str
+    source_id: str
+
+
+# Signal names of the response workflows, shared by the workflows, the activities and the CLI.
+SIGNAL_DECIDE = "decide"  # containment: an ApprovalDecision
+SIGNAL_REVERT = "revert"  # containment: revert an applied action now (str: who)
+SIGNAL_ALERT = "alert"  # incident: an IncidentAlert joins
+SIGNAL_ACTION = "action"  # incident: an ActionStatus changed
+SIGNAL_UPDATE = "update"  # incident: people's facts (FIELD=VALUE)
