@@ -15,7 +15,8 @@ id or field that caused it; the CLI prints ``str(error)`` on one line and exits 
     │   ├── RuleError                a Sigma rule that cannot load, validate or compile
     │   └── AssessmentError          a DORA assessment or report input that is invalid
     ├── ScenarioError                unknown scenario or bad generator parameters
-    └── ConnectorError               an external HTTP API (IdP, Kubernetes, webhook) failed
+    └── ConnectorError               an external HTTP API (IdP, Kubernetes, webhook) failed or refused
+        └── ConnectorUnavailable     not reachable, timed out, rate-limited or 5xx: worth retrying
 """
 
 from __future__ import annotations
@@ -110,3 +111,7 @@ class ScenarioError(SoarError):
 
 class ConnectorError(SoarError):
     """An external HTTP API (IdP admin, Kubernetes, webhook) failed or refused."""
+
+
+class ConnectorUnavailable(ConnectorError):
+    """An external HTTP API was not reachable, timed out, rate-limited soar or failed (5xx); a retry may work."""
