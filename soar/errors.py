@@ -15,6 +15,7 @@ id or field that caused it; the CLI prints ``str(error)`` on one line and exits 
     │   ├── RuleError                a Sigma rule that cannot load, validate or compile
     │   └── AssessmentError          a DORA assessment or report input that is invalid
     ├── ScenarioError                unknown scenario or bad generator parameters
+    ├── AuditError                   an audit chain conflict or a malformed audit record
     └── ConnectorError               an external HTTP API (IdP, Kubernetes, webhook) failed or refused
         └── ConnectorUnavailable     not reachable, timed out, rate-limited or 5xx: worth retrying
 """
@@ -107,6 +108,10 @@ class AssessmentError(InputError):
 
 class ScenarioError(SoarError):
     """An unknown scenario or bad generator parameters."""
+
+
+class AuditError(SoarError):
+    """An audit record that conflicts with the stored chain, or a stored record that cannot be read."""
 
 
 class ConnectorError(SoarError):
