@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from soar.cli import alerts, demo, detect, dora, engines, ingest, rules, telemetry
+from soar.cli import alerts, audit, demo, detect, dora, engines, ingest, rules, telemetry
 from soar.cli.common import State
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ app.add_typer(dora.app, name="dora")
 app.add_typer(rules.app, name="rules")
 app.add_typer(detect.app, name="detect")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(audit.app, name="audit")
 app.command("ingest")(ingest.ingest)
 app.command("demo")(demo.demo)
 

@@ -1,0 +1,204 @@
+"""Audit indices: ``soar-audit-<ns>`` holds the records, ``soar-audit-heads-<ns>`` one head per stream.
+
+A record is written with ``op_type: create`` under the id ``<stream>:<seq>``, so each place in a chain can
+be taken once: a second write of the identical record (a retried activity) is recognised by its hash, a
+different record at a taken place is an :class:`~soar.errors.AuditError`. The head document of a stream
+(its last seq and hash) only moves forward, by compare-and-set on ``_seq_no``; it is the anchor that lets
+verification see records deleted from the end of a chain.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from elasticsearch import ApiError, ConflictError, NotFoundError
+from pydantic import ValidationError
+
+from soar.audit.models import AuditRecord, StreamHead, doc_id
+from soar.engines.search import SearchClient, search_error
+from soar.errors import AuditError
+
+_KEYWORD = {"type": "keyword"}
+_HEAD_RETRIES = 20
+
+
+def audit_index(namespace: str) -> str:
+    """The index of a namespace's audit records."""
+    return f"soar-audit-{namespace}"
+
+
+def heads_index(namespace: str) -> str:
+    """The index of a namespace's stream heads (one document per stream, id = stream)."""
+    return f"soar-audit-heads-{namespace}"
+
+
+def audit_templates() -> dict[str, dict[str, Any]]:
+    """The index templates of both audit indices: explicit mappings, ``dynamic: false``."""
+    record = {
+        "stream": _KEYWORD,
+        "seq": {"type": "long"},
+        "at": {"type": "date"},
+        "actor": _KEYWORD,
+        "action": _KEYWORD,
+        "subject": _KEYWORD,
+        "input_hash": _KEYWORD,
+        "prev_hash": _KEYWORD,
+        "hash": _KEYWORD,
+        "result": {"type": "object", "enabled": False},  # kept in _source, never indexed
+    }
+    head = {"stream": _KEYWORD, "seq": {"type": "long"}, "hash": _KEYWORD}
+    return {
+        "soar-audit": _template(["soar-audit-*"], record, priority=210),
+        # More specific than soar-audit-*, so it wins for the heads indices.
+        "soar-audit-heads": _template(["soar-audit-heads-*"], head, priority=220),
+    }
+
+
+def _template(patterns: list[str], properties: dict[str, Any], priority: int) -> dict[str, Any]:
+    mappings = {"dynamic": False, "properties": properties}
+    return {"index_patterns": patterns, "template": {"mappings": mappings}, "priority": priority}
+
+
+async def ensure_audit_indices(client: SearchClient, namespace: str) -> None:
+    """Install the templates and create both indices of the namespace (idempotent, race-safe)."""
+    try:
+        for name, body in audit_templates().items():
+            await client.es.indices.put_index_template(name=name, **body)
+        for index in (audit_index(namespace), heads_index(namespace)):
+            if not await client.es.indices.exists(index=index):
+                await client.es.indices.create(index=index)
+    except ApiError as exc:
+        if "resource_already_exists" not in str(exc):  # another worker created it first
+            raise search_error(exc, "creating the audit indices") from None
+
+
+def parse_record(source: dict[str, Any], where: str) -> AuditRecord:
+    """A stored record, or an AuditError naming the document and the first bad field."""
+    try:
+        return AuditRecord.model_validate(source)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "document"
+        raise AuditError(f"{where}: malformed audit record: {field}: {first['msg']}") from None
+
+
+async def get_record(client: SearchClient, namespace: str, stream: str, seq: int) -> AuditRecord | None:
+    """Record ``seq`` of a stream (a real-time get), or None."""
+    where = doc_id(stream, seq)
+    try:
+        response = await client.es.get(index=audit_index(namespace), id=where)
+    except NotFoundError:
+        return None
+    except ApiError as exc:
+        raise search_error(exc, f"reading audit record {where}") from None
+    return parse_record(response["_source"], where)
+
+
+async def place_record(client: SearchClient, namespace: str, record: AuditRecord) -> AuditRecord | None:
+    """Write a record at its place if free; None when written now, else the record that holds the place."""
+    try:
+        await client.es.index(
+            index=audit_index(namespace),
+            id=record.doc_id,
+            document=record.model_dump(mode="json"),
+            op_type="create",
+            refresh="wait_for",
+        )
+    except ConflictError:
+        stored = await get_record(client, namespace, record.stream, record.seq)
+        if stored is None:  # deleted between our write and our read: someone is tampering right now
+            raise AuditError(f"{record.doc_id}: audit record vanished while being written") from None
+        return stored
+    except ApiError as exc:
+        raise search_error(exc, f"writing audit record {record.doc_id}") from None
+    return None
+
+
+async def create_record(client: SearchClient, namespace: str, record: AuditRecord) -> bool:
+    """Write a record at its place; True if written now, False if the identical record was there.
+
+    Raises:
+        AuditError: a different record already holds this place.
+        SearchError: the search engine failed.
+    """
+    stored = await place_record(client, namespace, record)
+    if stored is None:
+        return True
+    if stored.hash == record.hash:
+        return False
+    raise AuditError(
+        f"{record.doc_id}: a different audit record already holds this place (another writer on the stream)"
+    )
+
+
+async def latest_record(client: SearchClient, namespace: str, stream: str) -> AuditRecord | None:
+    """The stream's record with the highest seq, by search (may lag the newest writes on Elasticsearch)."""
+    try:
+        response = await client.es.search(
+            index=audit_index(namespace),
+            query={"term": {"stream": stream}},
+            sort=[{"seq": "desc"}],
+            size=1,
+        )
+    except NotFoundError:
+        return None
+    except ApiError as exc:
+        raise search_error(exc, f"reading the last audit record of {stream}") from None
+    hits = response["hits"]["hits"]
+    return parse_record(hits[0]["_source"], hits[0]["_id"]) if hits else None
+
+
+async def stream_head(client: SearchClient, namespace: str, stream: str) -> StreamHead:
+    """The stream's last record as stored now: the search's answer, then real-time gets past it."""
+    last = await latest_record(client, namespace, stream)
+    head = (
+        StreamHead(stream=stream) if last is None else StreamHead(stream=stream, seq=last.seq, hash=last.hash)
+    )
+    # A search sees only refreshed documents on Elasticsearch; gets are real time.
+    while (newer := await get_record(client, namespace, stream, head.seq + 1)) is not None:
+        head = StreamHead(stream=stream, seq=newer.seq, hash=newer.hash)
+    return head
+
+
+async def read_head(client: SearchClient, namespace: str, stream: str) -> StreamHead | None:
+    """The stream's anchor document, or None."""
+    head, _ = await _read_head(client, namespace, stream)
+    return head
+
+
+async def _read_head(
+    client: SearchClient, namespace: str, stream: str
+) -> tuple[StreamHead | None, tuple[int, int] | None]:
+    try:
+        response = await client.es.get(index=heads_index(namespace), id=stream)
+    except NotFoundError:
+        return None, None
+    except ApiError as exc:
+        raise search_error(exc, f"reading the audit head of {stream}") from None
+    try:
+        head = StreamHead.model_validate(response["_source"])
+    except ValidationError:
+        head = StreamHead(stream=stream, seq=-1)  # a damaged anchor is overwritten; verify reports it first
+    return head, (int(response["_seq_no"]), int(response["_primary_term"]))
+
+
+async def advance_head(client: SearchClient, namespace: str, record: AuditRecord) -> None:
+    """Move the stream's head to this record unless it already stands there or further on."""
+    new = StreamHead(stream=record.stream, seq=record.seq, hash=record.hash).model_dump(mode="json")
+    for _ in range(_HEAD_RETRIES):
+        head, version = await _read_head(client, namespace, record.stream)
+        if head is not None and head.seq >= record.seq:
+            return  # a late retry of an older record never moves the anchor back
+        condition: dict[str, Any] = {"op_type": "create"}
+        if version is not None:
+            condition = {"if_seq_no": version[0], "if_primary_term": version[1]}
+        try:
+            await client.es.index(
+                index=heads_index(namespace), id=record.stream, document=new, refresh="wait_for", **condition
+            )
+        except ConflictError:
+            continue  # another writer moved it in between: read again
+        except ApiError as exc:
+            raise search_error(exc, f"writing the audit head of {record.stream}") from None
+        return
+    raise AuditError(f"{record.stream}: the audit head kept changing; gave up after {_HEAD_RETRIES} attempts")
