@@ -268,3 +268,10 @@ SIGNAL_REVERT = "revert"  # containment: revert an applied action now (str: who)
 SIGNAL_ALERT = "alert"  # incident: an IncidentAlert joins
 SIGNAL_ACTION = "action"  # incident: an ActionStatus changed
 SIGNAL_UPDATE = "update"  # incident: people's facts (FIELD=VALUE)
+
+
+class IncidentAttachment(BaseModel):
+    """Which incident an alert joined (the ``incident.attach`` activity's answer)."""
+
+    incident_id: str
+    created: bool = False
