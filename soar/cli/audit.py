@@ -6,7 +6,6 @@ import json
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
 from soar.audit.verify import VerifyReport, iter_records, verify
 from soar.cli.common import State, command, out_console, print_json_line
@@ -71,7 +70,6 @@ async def show(
 ) -> None:
     """Print one stream's records in order (as stored; ``soar audit verify`` says whether to trust them)."""
     settings = State.settings()
-    table = Table("seq", "at", "actor", "action", "subject", "result", "hash")
     count = 0
     async with search_session(settings) as search:
         async for hit in iter_records(search, settings.namespace, stream):
@@ -79,13 +77,14 @@ async def show(
             record = hit["_source"]
             if json_out:
                 print_json_line(record)
-                continue
-            table.add_row(
-                *(str(record.get(k, "")) for k in ("seq", "at", "actor", "action", "subject")),
-                json.dumps(record.get("result"), separators=(",", ":"), ensure_ascii=False),
-                str(record.get("hash", ""))[:12],
-            )
+            else:
+                out_console.print(_line(record), markup=False)
     if count == 0:
         raise InputError(f"no audit records in stream {stream}", field="STREAM")
-    if not json_out:
-        out_console.print(table)
+
+
+def _line(record: dict[str, Any]) -> str:
+    # One line per record, so a trail greps and diffs like a log.
+    fields = (str(record.get(k, "")) for k in ("at", "actor", "action", "subject"))
+    result = json.dumps(record.get("result"), separators=(",", ":"), ensure_ascii=False)
+    return f"{record.get('seq', '?'):>4} {' '.join(fields)} {result} {str(record.get('hash', ''))[:12]}"
