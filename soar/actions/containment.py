@@ -1,0 +1,93 @@
+"""Containment activities: apply and revert one action through the connectors, and the identity look-up."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from soar.connectors.base import Attempt
+from soar.connectors.responders import Responders
+from soar.errors import ConnectorError, ConnectorUnavailable, SoarError
+from soar.response.models import ActionResult, ActionSpec, Entity, IdentityContext
+
+CONNECTOR_ERROR = "ConnectorError"
+
+
+class RevertInput(BaseModel):
+    """What reverting an action needs: the action and the result applying it gave (its ``undo``)."""
+
+    spec: ActionSpec
+    applied: ActionResult
+
+
+def application_error(exc: SoarError) -> ApplicationError:
+    """A soar error as Temporal sees it; workflows branch on ``type``, never on the message.
+
+    Every connector failure has type ``ConnectorError``: a refusal (4xx, not found, wrong target) is not
+    retried, an unavailable system (network, timeout, 429, 5xx) is, by the activity's retry policy.
+    """
+    if isinstance(exc, ConnectorError):
+        return ApplicationError(
+            str(exc), type=CONNECTOR_ERROR, non_retryable=not isinstance(exc, ConnectorUnavailable)
+        )
+    return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True)
+
+
+def _attempt(spec: ActionSpec) -> Attempt:
+    """The link between retries: what an earlier attempt heartbeated just before it changed anything."""
+    previous = None
+    for detail in activity.info().heartbeat_details:
+        if (
+            isinstance(detail, dict)
+            and detail.get("key") == spec.key
+            and isinstance(detail.get("undo"), dict)
+        ):
+            previous = detail["undo"]
+
+    def record(undo: dict[str, Any]) -> None:
+        activity.heartbeat({"key": spec.key, "undo": undo})
+
+    return Attempt(previous=previous, record=record)
+
+
+class ContainmentActivities:
+    """Activities that act on identity providers and the mesh, holding the connectors.
+
+    Args:
+        responders: The connectors, built once per worker from the connector settings.
+    """
+
+    def __init__(self, responders: Responders) -> None:
+        self.responders = responders
+
+    @activity.defn(name="containment.apply")
+    async def apply_action(self, spec: ActionSpec) -> ActionResult:
+        """Apply one action; a retry finds it applied and changes nothing (``ALREADY_APPLIED``)."""
+        try:
+            return await self.responders.apply(spec, _attempt(spec))
+        except SoarError as exc:
+            raise application_error(exc) from exc
+
+    @activity.defn(name="containment.revert")
+    async def revert_action(self, revert: RevertInput) -> ActionResult:
+        """Revert one applied action to the state before soar acted (``ALREADY_REVERTED`` on a retry)."""
+        try:
+            return await self.responders.revert(revert.spec, revert.applied)
+        except SoarError as exc:
+            raise application_error(exc) from exc
+
+    @activity.defn(name="response.identity")
+    async def identity(self, entity: Entity) -> IdentityContext | None:
+        """What the user's identity provider knows about them (None: not a user, no IdP, unknown user)."""
+        try:
+            return await self.responders.identity(entity)
+        except SoarError as exc:
+            raise application_error(exc) from exc
+
+    def all(self) -> list[Callable[..., Any]]:
+        """Every activity, for a worker."""
+        return [self.apply_action, self.revert_action, self.identity]
