@@ -12,6 +12,7 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from soar.detect.checkpoints import read_checkpoints, write_checkpoints
+from soar.detect.exception_files import exceptions_in_force
 from soar.detect.execute import search_window
 from soar.detect.handover import hand_over
 from soar.detect.models import (
@@ -68,10 +69,11 @@ class DetectActivities:
                 rules = [r for r in rules if r.rule_id in wanted]
             missing = sorted(wanted - {r.rule_id for r in rules})
             detect = detect_rules(rules, spec.defaults)
+            detect, exceptions = exceptions_in_force(detect, spec.exceptions_path, datetime.now(UTC).date())
             checkpoints = await read_checkpoints(self.search, spec.namespace, [r.rule_id for r in rules])
         except (InputError, EngineError) as exc:
             raise _application_error(exc) from exc
-        return LoadGroupOutput(rules=detect, checkpoints=checkpoints, missing=missing)
+        return LoadGroupOutput(rules=detect, checkpoints=checkpoints, missing=missing, exceptions=exceptions)
 
     @activity.defn(name="detect.search_window")
     async def search_window(self, spec: SearchWindowInput) -> SearchWindowOutput:

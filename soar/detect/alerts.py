@@ -17,12 +17,10 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from soar.detect.models import DetectRule, Window
+from soar.detect.risk import Risk, assess
 from soar.telemetry.ecs import format_timestamp
 
 HandOverStatus = Literal["pending", "started", "unrouted"]
-
-# Kibana's default risk scores per severity.
-RISK_SCORES = {"informational": 0, "low": 21, "medium": 47, "high": 73, "critical": 99}
 _TECHNIQUE = re.compile(r"^t\d{4}(?:\.\d{3})?$")
 _GROUP_OR_SOFTWARE = re.compile(r"^[gs]\d{4}$")
 
@@ -72,32 +70,47 @@ class AlertContext(BaseModel):
     created: datetime
 
 
-def alert_document(ctx: AlertContext, hit: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """The alert id and document for one search hit (the source document plus ``soar.alert.*``)."""
+def alert_document(
+    ctx: AlertContext, hit: dict[str, Any], *, uid: str | None = None
+) -> tuple[str, dict[str, Any]]:
+    """The alert id and document for one search hit (the source document plus ``soar.alert.*``).
+
+    Args:
+        ctx: What the window's alerts share.
+        hit: The search hit.
+        uid: The alert id when it is not the hit's own (a suppressed alert's bucket id).
+    """
     rule = ctx.rule.rule
     source = dict(hit.get("_source") or {})
     original_time = source.get("@timestamp")
-    level = rule.level or "medium"
-    uid = alert_id(rule.rule_id, hit["_index"], hit["_id"])
+    uid = uid or alert_id(rule.rule_id, hit["_index"], hit["_id"])
     source.pop("soar", None)  # a source document never speaks for the alert
+    risk = assess(ctx.rule.options, rule.level, source)
     source["@timestamp"] = format_timestamp(ctx.created)
     source.setdefault("event", {})
     source["event"] = {**source["event"], "kind": "signal"}
-    source["soar"] = {"alert": _alert_fields(ctx, hit, uid, level, original_time)}
+    source["soar"] = {"alert": _alert_fields(ctx, hit, uid, risk, original_time)}
     return uid, source
 
 
+def _mapping(applied: BaseModel | None) -> dict[str, Any] | None:
+    return None if applied is None else applied.model_dump(mode="json")
+
+
 def _alert_fields(
-    ctx: AlertContext, hit: dict[str, Any], uid: str, level: str, original_time: Any
+    ctx: AlertContext, hit: dict[str, Any], uid: str, risk: Risk, original_time: Any
 ) -> dict[str, Any]:
     rule = ctx.rule.rule
+    exceptions = ctx.rule.exceptions
     return {
         "uuid": uid,
         "status": "active",
         "workflow_status": "open",
-        "severity": level,
-        "risk_score": RISK_SCORES.get(level, 47),
-        "building_block": level == "informational",
+        "severity": risk.severity,
+        "risk_score": risk.risk_score,
+        "severity_mapping": _mapping(risk.severity_mapping),  # None: the rule's level decided
+        "risk_score_mapping": _mapping(risk.risk_score_mapping),
+        "building_block": (rule.level or "medium") == "informational",
         "original_time": original_time,
         "reason": f"{rule.title}: matched {hit['_index']}/{hit['_id']}",
         "rule": {
@@ -116,6 +129,10 @@ def _alert_fields(
         "source": {"index": hit["_index"], "id": hit["_id"]},
         "matched_queries": hit.get("matched_queries", []),
         "group": {"id": None},  # filled by correlations: the alerts of one sequence or threshold bucket
+        "exceptions": {  # the exception versions the rule ran with (soar.detect.exceptions)
+            "hash": exceptions.hash if exceptions else None,
+            "versions": exceptions.versions if exceptions else [],
+        },
         "run_id": ctx.run_id,
         "handover": {"status": "pending"},
         "workflow_id": None,
@@ -124,6 +141,7 @@ def _alert_fields(
 
 _KEYWORD = {"type": "keyword"}
 _DATE = {"type": "date"}
+_MAPPING = {"properties": {"field": _KEYWORD, "operator": _KEYWORD, "value": _KEYWORD}}
 
 
 def alerts_template(namespace_pattern: str = "soar-alerts-*") -> dict[str, Any]:
@@ -145,6 +163,19 @@ def alerts_template(namespace_pattern: str = "soar-alerts-*") -> dict[str, Any]:
         "source": {"properties": {"index": _KEYWORD, "id": _KEYWORD}},
         "window": {"properties": {"start": _DATE, "end": _DATE}},
         "threat": {"properties": {"technique": _KEYWORD, "tactic": _KEYWORD}},
+        "exceptions": {"properties": {"hash": _KEYWORD, "versions": _KEYWORD}},
+        "risk_score_mapping": _MAPPING,
+        "severity_mapping": _MAPPING,
+        "suppression": {
+            "properties": {
+                "terms": {"properties": {"field": _KEYWORD, "value": _KEYWORD}},
+                "key": _KEYWORD,
+                "start": _DATE,
+                "end": _DATE,
+                "until": _DATE,
+                "docs_count": {"type": "long"},
+            }
+        },
         "rule": {
             "properties": {
                 "uuid": _KEYWORD,

@@ -20,6 +20,7 @@ from elasticsearch import ApiError
 from soar.detect.alerts import AlertContext, alert_document, alerts_index
 from soar.detect.models import RuleWindow, RuleWindowResult, SearchWindowInput
 from soar.detect.pit import PointInTime
+from soar.detect.suppression import Suppressor
 from soar.engines.search import SearchClient, search_error
 from soar.errors import SearchError
 from soar.telemetry.ecs import format_timestamp
@@ -32,7 +33,11 @@ def window_query(item: RuleWindow) -> dict[str, Any]:
         "lt": format_timestamp(item.window.end),
         "format": "strict_date_optional_time",
     }
-    return {"bool": {"filter": [item.rule.rule.query, {"range": {item.rule.options.time_field: time_range}}]}}
+    in_window = {"range": {item.rule.options.time_field: time_range}}
+    query: dict[str, Any] = {"bool": {"filter": [item.rule.rule.query, in_window]}}
+    if item.rule.exceptions is not None:  # excepted events are never fetched (soar.detect.exceptions)
+        query["bool"]["must_not"] = item.rule.exceptions.must_not
+    return query
 
 
 def _sort(item: RuleWindow) -> list[dict[str, Any]]:
@@ -51,7 +56,9 @@ class _RuleWriter:
         self.ctx = AlertContext(
             rule=item.rule, group_id=spec.group_id, run_id=spec.run_id, window=item.window, created=now
         )
-        self.hits = self.created = self.duplicates = 0
+        self.hits = self.created = self.duplicates = self.suppressed = 0
+        suppress = item.rule.options.suppress
+        self.suppressor = Suppressor(client, self.index, self.ctx, suppress) if suppress else None
         self.last: datetime | None = None
         self.seen: set[tuple[str, str]] = set()
         self.left_over = False  # hits seen but not written because the cap was reached
@@ -73,6 +80,12 @@ class _RuleWriter:
         self.left_over = self.left_over or bool(pending)
 
     async def _bulk(self, batch: list[dict[str, Any]]) -> None:
+        if self.suppressor is not None:
+            counts = await self.suppressor.write(batch)
+            self.created += counts.created
+            self.duplicates += counts.duplicates
+            self.suppressed += counts.suppressed
+            return
         operations: list[dict[str, Any]] = []
         for hit in batch:
             uid, doc = alert_document(self.ctx, hit)
@@ -99,6 +112,7 @@ class _RuleWriter:
             hits=self.hits,
             created=self.created,
             duplicates=self.duplicates,
+            suppressed=self.suppressed,
             capped=capped,
             reached=reached,
         )

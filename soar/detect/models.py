@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from soar.detect.exceptions import ExceptionsInForce, RuleExceptions
 from soar.detect.settings import DetectSettings, RuleOptions
 from soar.rules.models import CompiledRule
 
@@ -24,6 +25,7 @@ class DetectRule(BaseModel):
 
     rule: CompiledRule
     options: RuleOptions
+    exceptions: RuleExceptions | None = None  # in force for this run: a must_not of its window query
 
 
 class Window(BaseModel):
@@ -92,6 +94,8 @@ class SweepResult(BaseModel):
     gaps_filled: int = 0
     gaps_missed: int = 0
     capped: list[str] = Field(default_factory=list)
+    suppressed: int = 0  # hits counted on an earlier alert of their group-by values (soar.detect.suppression)
+    exceptions: ExceptionsInForce = Field(default_factory=ExceptionsInForce)
     handed_over: int = 0
     unrouted: int = 0
     missing_rules: list[str] = Field(default_factory=list)
@@ -105,6 +109,7 @@ class LoadGroupInput(BaseModel):
     rules_path: list[str]
     namespace: str
     defaults: RuleOptions
+    exceptions_path: str | None = None  # the exception files (soar.detect.exceptions)
 
 
 class LoadGroupOutput(BaseModel):
@@ -113,6 +118,7 @@ class LoadGroupOutput(BaseModel):
     rules: list[DetectRule]
     checkpoints: dict[str, Checkpoint]
     missing: list[str] = Field(default_factory=list)
+    exceptions: ExceptionsInForce = Field(default_factory=ExceptionsInForce)
 
 
 class RuleWindow(BaseModel):
@@ -142,6 +148,7 @@ class RuleWindowResult(BaseModel):
     created: int
     duplicates: int
     capped: bool
+    suppressed: int = 0
     reached: AwareDatetime
 
 

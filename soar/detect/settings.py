@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from soar.errors import RuleError
 
 TimeField = Literal["@timestamp", "event.ingested"]
+Level = Literal["informational", "low", "medium", "high", "critical"]
+Operator = Literal["eq", "gt", "gte", "lt", "lte"]
 
 _DURATION = re.compile(r"^\s*(\d+)\s*(ms|s|m|h|d)\s*$")
 _UNITS = {"ms": "milliseconds", "s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
@@ -26,6 +29,66 @@ def parse_duration(value: Any) -> Any:
     return value
 
 
+class Suppression(BaseModel):
+    """Alert suppression: one alert per value tuple of ``by`` within ``for`` after its first hit.
+
+    Attributes:
+        by: The ECS fields whose values group hits (one to three, as in Kibana).
+        for_: How long after a group's first hit its further hits are counted instead of alerted.
+        missing: Hits missing a ``by`` field: ``suppress`` groups them (the value is null), ``alert`` gives
+            each its own alert.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    by: list[str] = Field(min_length=1, max_length=3)
+    for_: timedelta = Field(alias="for")
+    missing: Literal["suppress", "alert"] = "suppress"
+
+    _duration = field_validator("for_", mode="before")(parse_duration)
+
+    @field_validator("for_")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be positive")
+        return value
+
+
+class FieldMapping(BaseModel):
+    """A condition on one field of the matched event: ``field`` ``operator`` ``value``.
+
+    ``eq`` holds when any value of the field equals ``value`` (a list field: one of its items);
+    ``gt``/``gte``/``lt``/``lte`` compare numbers (numeric strings count as numbers).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: str = Field(min_length=1)
+    operator: Operator = "eq"
+    value: bool | int | float | str
+
+    @model_validator(mode="after")
+    def _numeric_comparison(self) -> FieldMapping:
+        if self.operator != "eq" and (
+            isinstance(self.value, bool) or not isinstance(self.value, int | float)
+        ):
+            raise ValueError(f"operator {self.operator} needs a number, not {self.value!r}")
+        return self
+
+
+class RiskScoreMapping(FieldMapping):
+    """A risk score for alerts whose event meets the condition; the highest matching score wins."""
+
+    risk_score: int = Field(ge=0, le=100)
+
+
+class SeverityMapping(FieldMapping):
+    """A severity for alerts whose event meets the condition; the highest matching severity wins."""
+
+    severity: Level
+
+
 class RuleOptions(BaseModel):
     """How one rule is swept: the engine defaults, overridden per rule.
 
@@ -38,6 +101,9 @@ class RuleOptions(BaseModel):
         max_alerts: New alerts one run writes per rule; the rest is carried to the next run.
         max_window: The longest single window; longer spans (first run, catch-up) are cut into windows.
         max_catchup: How far back a sweep catches up after downtime; older time is recorded as missed.
+        suppress: Alert suppression by field values (none: one alert per hit).
+        risk_score_mapping: Risk scores from event fields, over the default of the rule's level.
+        severity_mapping: Severities from event fields, over the rule's level.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -50,6 +116,9 @@ class RuleOptions(BaseModel):
     max_alerts: int = Field(default=5000, ge=1)
     max_window: timedelta = timedelta(hours=6)
     max_catchup: timedelta = timedelta(days=3)
+    suppress: Suppression | None = None
+    risk_score_mapping: list[RiskScoreMapping] = Field(default_factory=list)
+    severity_mapping: list[SeverityMapping] = Field(default_factory=list)
 
     _durations = field_validator(
         "interval", "overlap", "lookback", "ingest_delay", "max_window", "max_catchup", mode="before"
@@ -84,6 +153,7 @@ class DetectSettings(BaseModel):
         page_size: Hits fetched per search request (first page by ``_msearch``, then point in time).
         concurrency: Searches a window runs at once.
         catchup_window: How far back a Temporal Schedule catches up runs it missed while down.
+        exceptions: The folder of exception files (None: ``exceptions/`` in the first rules folder).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -92,5 +162,13 @@ class DetectSettings(BaseModel):
     page_size: int = Field(default=500, ge=1, le=10_000)
     concurrency: int = Field(default=4, ge=1)
     catchup_window: timedelta = timedelta(days=1)
+    exceptions: Path | None = None
 
     _durations = field_validator("catchup_window", mode="before")(parse_duration)
+
+    def exceptions_dir(self, rules: list[Path]) -> Path:
+        """The exceptions folder: the configured one, else ``exceptions/`` in the first rules folder given."""
+        if self.exceptions is not None:
+            return self.exceptions
+        folders = [p for p in rules if p.is_dir()] or [p.parent for p in rules] or [Path("detections")]
+        return folders[0] / "exceptions"

@@ -46,11 +46,13 @@ class SweepWorkflow:
                 rules_path=sweep.rules_path,
                 namespace=sweep.namespace,
                 defaults=sweep.settings.rules,
+                exceptions_path=str(sweep.settings.exceptions) if sweep.settings.exceptions else None,
             ),
             start_to_close_timeout=_SHORT,
             retry_policy=_RETRY,
         )
         result = SweepResult(group_id=sweep.group_id, rules=len(loaded.rules), missing_rules=loaded.missing)
+        result.exceptions = loaded.exceptions
         plans = [
             plan_rule(r, loaded.checkpoints.get(r.rule.rule_id), now, run_id, force=sweep.force)
             for r in loaded.rules
@@ -112,6 +114,7 @@ class SweepWorkflow:
             result.hits += res.hits
             result.alerts_created += res.created
             result.duplicates_skipped += res.duplicates
+            result.suppressed += res.suppressed
             if res.capped:
                 result.capped.append(res.rule_id)
         await workflow.execute_activity_method(
