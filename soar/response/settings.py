@@ -125,6 +125,7 @@ class ResponseSettings(BaseModel):
         catalogue_file: The service catalogue (YAML list of :class:`Service`).
         grouping_window: Alerts sharing an entity within this time join one incident.
         reports_dir: Where rendered DORA reports are written (default: ``<data_dir>/reports``).
+        incident_idle_close: A non-major incident with no alert, action or update for this long closes.
     """
 
     model_config = _FORBID
@@ -132,8 +133,9 @@ class ResponseSettings(BaseModel):
     catalogue_file: Path | None = None
     grouping_window: timedelta = timedelta(hours=4)
     reports_dir: Path | None = None
+    incident_idle_close: timedelta = timedelta(days=7)
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     dora: DoraSettings = Field(default_factory=DoraSettings)
 
-    _durations = field_validator("grouping_window", mode="before")(parse_duration)
+    _durations = field_validator("grouping_window", "incident_idle_close", mode="before")(parse_duration)
