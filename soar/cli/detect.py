@@ -16,7 +16,7 @@ from soar.config import Settings
 from soar.detect.evaluate import evaluate as evaluate_alerts
 from soar.detect.run import RunSummary, rule_groups, run_once
 from soar.detect.schedules import group_schedule, set_paused, upsert_schedules
-from soar.detect.settings import DetectSettings, parse_duration
+from soar.detect.settings import parse_duration
 from soar.detect.worker import detect_worker
 from soar.engines.session import search_session, temporal_session
 from soar.errors import InputError, ScenarioError
@@ -39,12 +39,22 @@ def _paths(rules: list[Path] | None) -> list[Path]:
 
 def _print_summary(summary: RunSummary) -> None:
     table = Table(
-        "group", "rules", "windows", "hits", "created", "duplicates", "gaps filled", "capped", "handed over"
+        "group",
+        "rules",
+        "windows",
+        "hits",
+        "created",
+        "duplicates",
+        "suppressed",
+        "gaps filled",
+        "capped",
+        "handed over",
     )
     for s in summary.sweeps:
         table.add_row(
             s.group_id,
             *(str(v) for v in (s.rules, s.windows, s.hits, s.alerts_created, s.duplicates_skipped)),
+            str(s.suppressed),
             str(s.gaps_filled),
             str(len(s.capped)),
             str(s.handed_over),
@@ -52,6 +62,14 @@ def _print_summary(summary: RunSummary) -> None:
     err_console.print(table)
     for error in summary.rule_errors:
         err_console.print(f"[yellow]skipped:[/] {error}", highlight=False)
+    noise = summary.noise()
+    if noise["exceptions_active"]:
+        err_console.print(f"exceptions in force: {len(noise['exceptions_active'])}", highlight=False)
+    if noise["exceptions_expired"]:
+        expired = ", ".join(noise["exceptions_expired"])
+        err_console.print(f"[yellow]expired exceptions (no longer applied):[/] {expired}", highlight=False)
+    for error in noise["exception_errors"]:
+        err_console.print(f"[yellow]exception skipped:[/] {error}", highlight=False)
 
 
 @app.command()
@@ -59,7 +77,12 @@ def _print_summary(summary: RunSummary) -> None:
 async def run(
     once: Annotated[bool, typer.Option("--once", help="One sweep of every rule group, then exit.")] = False,
     rules: RulesOption = None,
-    interval: Annotated[str, typer.Option(help="Sweep interval of the schedules (without --once).")] = "5m",
+    interval: Annotated[
+        str | None,
+        typer.Option(
+            help="Sweep interval of the schedules, without --once (default: detect.rules.interval)."
+        ),
+    ] = None,
     json_out: JsonOption = False,
 ) -> None:
     """Sweep every rule group once (--once), or schedule the sweeps and run a worker until interrupted."""
@@ -82,12 +105,11 @@ async def run(
 
 
 async def _schedule(
-    temporal: Client, settings: Settings, paths: list[Path], interval: str
+    temporal: Client, settings: Settings, paths: list[Path], interval: str | None
 ) -> list[tuple[str, str]]:
-    every = _duration(interval, "--interval")
+    every = settings.detect.rules.interval if interval is None else _duration(interval, "--interval")
     groups, _ = rule_groups(paths, settings)
-    detect = DetectSettings()
-    schedules = {g: group_schedule(g, r, paths, settings, detect, every) for g, r in groups.items()}
+    schedules = {g: group_schedule(g, r, paths, settings, settings.detect, every) for g, r in groups.items()}
     return await upsert_schedules(temporal, schedules)
 
 
@@ -120,7 +142,9 @@ async def worker() -> None:
 @command
 async def schedule(
     rules: RulesOption = None,
-    interval: Annotated[str, typer.Option(help="How often each group is swept.")] = "5m",
+    interval: Annotated[
+        str | None, typer.Option(help="How often each group is swept (default: detect.rules.interval).")
+    ] = None,
 ) -> None:
     """Create or update one Temporal Schedule per rule group (overlaps skipped, missed runs caught up)."""
     settings = State.settings()

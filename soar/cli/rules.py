@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -10,6 +11,7 @@ import typer
 from rich.table import Table
 
 from soar.cli.common import State, command, err_console, out_console, print_json_line
+from soar.detect.exception_files import describe, load_exceptions, unknown_rules
 from soar.engines.session import search_session
 from soar.errors import InputError, RuleError
 from soar.rules import compile_rules, default_cache_dir, load_rules, validate_rules
@@ -47,14 +49,18 @@ def validate(
 ) -> None:
     """Print one line per problem; the good rules still load. Exit 1 if any rule is bad."""
     loaded = load_rules(paths)
-    errors = [*loaded.errors, *validate_rules(loaded.rules, require_metadata=metadata)]
+    errors: list[InputError] = [*loaded.errors, *validate_rules(loaded.rules, require_metadata=metadata)]
     compiled = compile_rules(paths)
     errors += compiled.errors
+    exceptions = load_exceptions(State.settings().detect.exceptions_dir(paths))
+    known = {r.rule_id for r in compiled.rules} | {r.rule_id for r in compiled.correlations}
+    known |= {r.name for r in compiled.rules if r.name}
+    errors += [*exceptions.errors, *unknown_rules(exceptions, known)]
     lines = list(dict.fromkeys(str(e) for e in errors))  # pySigma and the compiler may agree on one
     for line in lines:
         sys.stdout.write(line + "\n")
     good = len(compiled.rules) + len(compiled.correlations)
-    _say(f"{good} rule(s) compiled, {len(lines)} problem(s)")
+    _say(f"{good} rule(s) compiled, {len(exceptions.files)} exception(s) read, {len(lines)} problem(s)")
     if lines:
         raise typer.Exit(1)
 
@@ -178,3 +184,53 @@ def lock_rules(
     _say(f"{lock}: {len(entries)} rule(s) locked, {len(compiled.errors)} failed to compile")
     if compiled.errors:
         raise typer.Exit(1)
+
+
+@app.command("exceptions")
+@command
+def list_exceptions(
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Exception file or folder (default: detect.exceptions, else detections/exceptions)."
+        ),
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object per exception.")] = False,
+    expired: Annotated[bool, typer.Option("--expired", help="Only the expired ones.")] = False,
+) -> None:
+    """List rule exceptions with owner, reason, expiry and status; exit 1 if a file is bad."""
+    folder = path or State.settings().detect.exceptions_dir([DETECTIONS])
+    loaded = load_exceptions(folder)
+    today = datetime.now(UTC).date()
+    rows = [describe(f, today) for f in loaded.files]
+    if expired:
+        rows = [r for r in rows if r["status"] == "expired"]
+    if json_out:
+        for row in rows:
+            print_json_line(row)
+    else:
+        _print_exceptions(rows)
+    for error in loaded.errors:
+        _say(f"error: {error}")
+    by_status = {s: sum(r["status"] == s for r in rows) for s in ("active", "expiring", "expired")}
+    _say(
+        f"{len(rows)} exception(s) in {folder}: {by_status['active']} active, "
+        f"{by_status['expiring']} expiring within 14 days, {by_status['expired']} expired; "
+        f"{len(loaded.errors)} bad file(s)"
+    )
+    if loaded.errors:
+        raise typer.Exit(1)
+
+
+def _print_exceptions(rows: list[dict[str, object]]) -> None:
+    if not rows:
+        return
+    table = Table(show_edge=False)
+    for column in ("id", "rule", "owner", "expires", "status"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("reason", no_wrap=True, overflow="ellipsis", max_width=60)
+    marks = {"active": "[green]active[/green]", "expired": "[red]expired[/red]"}
+    for row in rows:
+        status = marks.get(str(row["status"]), f"[yellow]expires in {row['days_left']} day(s)[/yellow]")
+        table.add_row(*(str(row[k]) for k in ("id", "rule", "owner", "expires")), status, str(row["reason"]))
+    out_console.print(table)

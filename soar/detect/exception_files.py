@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from soar.detect.exceptions import ExceptionsInForce, RuleException, apply_exceptions
+from soar.detect.exceptions import ANY_RULE, ExceptionsInForce, RuleException, apply_exceptions
 from soar.detect.models import DetectRule
 from soar.errors import InputError
 
@@ -148,3 +148,33 @@ def exceptions_in_force(
         return rules, ExceptionsInForce()
     files = load_exceptions(Path(path))
     return apply_exceptions(rules, files.exceptions, [str(e) for e in files.errors], today)
+
+
+def describe(file: ExceptionFile, today: date) -> dict[str, Any]:
+    """One exception as a person or a script reads it: who, why, until when, and its status today."""
+    exception = file.exception
+    return {
+        "id": exception.id,
+        "rule": exception.rule,
+        "owner": exception.owner,
+        "reason": exception.reason,
+        "created": exception.created.isoformat(),
+        "expires": exception.expires.isoformat(),
+        "days_left": (exception.expires - today).days,
+        "status": exception.status(today),
+        "version": exception.version,
+        "file": file.path,
+    }
+
+
+def unknown_rules(files: ExceptionFiles, known: set[str]) -> list[InputError]:
+    """An error for each exception naming a rule (id or name) that is not among ``known``."""
+    errors = []
+    for file in files.files:
+        rule = file.exception.rule
+        if rule != ANY_RULE and rule not in known:
+            line, _ = locate(Path(file.path).read_bytes(), ("rule",))
+            errors.append(
+                InputError(f"no rule with id or name {rule!r}", file=file.path, line=line, field="rule")
+            )
+    return errors

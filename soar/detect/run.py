@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, Field
 from temporalio.client import Client
@@ -30,6 +31,16 @@ class RunSummary(BaseModel):
 
     sweeps: list[SweepResult] = Field(default_factory=list)
     rule_errors: list[str] = Field(default_factory=list)
+
+    def noise(self) -> dict[str, Any]:
+        """Noise control of the run: suppressed hits, exceptions in force, expired and bad exception files."""
+        expired = sorted({e for s in self.sweeps for e in s.exceptions.expired})
+        return {
+            "alerts_suppressed": sum(s.suppressed for s in self.sweeps),
+            "exceptions_active": sorted({e for s in self.sweeps for e in s.exceptions.active}),
+            "exceptions_expired": expired,
+            "exception_errors": sorted({e for s in self.sweeps for e in s.exceptions.errors}),
+        }
 
     def totals(self) -> dict[str, int]:
         """The run's one-line JSON figures."""
@@ -59,13 +70,17 @@ def sweep_input(
     *,
     force: bool,
 ) -> SweepInput:
-    """The input of a group's sweep (rule ids and content hashes; the rules themselves stay on disk)."""
+    """The input of a group's sweep (rule ids and content hashes; the rules themselves stay on disk).
+
+    The exceptions folder is made absolute here, as the rule paths are: a worker may run elsewhere.
+    """
+    exceptions = detect.exceptions_dir(list(paths)).resolve()
     return SweepInput(
         group_id=group,
         rules=[RuleRef(rule_id=r.rule_id, content_hash=r.content_hash) for r in rules],
         rules_path=[str(p.resolve()) for p in paths],
         namespace=settings.namespace,
-        settings=detect,
+        settings=detect.model_copy(update={"exceptions": exceptions}),
         force=force,
     )
 
@@ -81,8 +96,9 @@ async def run_once(
     """Sweep every rule group once and wait for the sweeps, on a worker started in this process.
 
     The worker listens on a queue of its own, so the sweeps run here, with this process's rule files.
+    ``detect`` defaults to ``settings.detect``.
     """
-    detect = detect or DetectSettings()
+    detect = detect or settings.detect
     groups, errors = rule_groups(paths, settings)
     await ensure_indices(search, settings.namespace)
     queue = f"{settings.temporal.task_queue}-detect-once-{uuid.uuid4().hex[:8]}"

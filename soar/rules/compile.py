@@ -21,10 +21,11 @@ from sigma.rule import SigmaRule
 
 from soar.errors import RuleError
 from soar.rules.backend import BACKEND_VERSION, FieldTypes, QueryDslBackend, UnsupportedConstruct
-from soar.rules.cache import CACHE_FORMAT, FileOutcome, Hit, RuleCache, assemble
+from soar.rules.cache import CACHE_FORMAT, FileOutcome, Hit, RuleCache, assemble, trusted
+from soar.rules.cache_manifest import UNTRUSTED, Signature
 from soar.rules.correlation import compile_correlation
 from soar.rules.fieldmaps import map_field
-from soar.rules.loader import RULE_SUFFIXES, LoadedRule, parse_rules
+from soar.rules.loader import NOT_RULES, RULE_SUFFIXES, LoadedRule, parse_rules
 from soar.rules.locate import error_line, field_line, key_line
 from soar.rules.models import CompiledRule, CompileResult, content_hash
 from soar.rules.pipelines import PIPELINE_VERSION, describe_logsource, resolve_source
@@ -58,7 +59,7 @@ def compile_rules(
     cache = RuleCache(cache_dir, _salt(field_types)) if cache_dir is not None else None
     result = CompileResult()
     correlations: list[LoadedRule] = []
-    files = rule_paths(paths)
+    files = _files(cache, list(paths))
     parts: list[Hit | FileOutcome | None] = (
         [*cache.lookup(files)] if cache is not None else [None] * len(files)
     )
@@ -92,7 +93,21 @@ def compile_rules(
     return result
 
 
-def rule_paths(paths: Iterable[str | Path]) -> list[str]:
+def _files(cache: RuleCache | None, paths: list[str | Path]) -> list[str]:
+    """The run's rule files: the cache's last walk of the same folder if none of its folders changed."""
+    if cache is None:
+        return rule_paths(paths)
+    roots = [str(Path(raw)) for raw in paths]
+    found = cache.files(roots)
+    if found is None:
+        folders: list[tuple[str, Signature]] = []
+        found = rule_paths(paths, folders)
+        if folders:
+            cache.walked(roots[0], folders)
+    return found
+
+
+def rule_paths(paths: Iterable[str | Path], folders: list[tuple[str, Signature]] | None = None) -> list[str]:
     """:func:`soar.rules.loader.rule_files` as text, in the same order, with no ``stat`` per file.
 
     Walks folders with ``os.scandir`` (its entry types say which are files), does not descend
@@ -100,6 +115,9 @@ def rule_paths(paths: Iterable[str | Path]) -> list[str]:
 
     Args:
         paths: Rule files and folders (searched recursively for ``*.yml``/``*.yaml``).
+        folders: If given and ``paths`` is one folder, filled with every folder walked and its
+            signature (:func:`soar.rules.cache.trusted`), taken before it was listed; untrusted
+            if it holds a symbolic link named like a rule file (its target can change unseen).
 
     Returns:
         Every rule file named or found, spelled as ``str(Path)`` would spell it.
@@ -107,7 +125,7 @@ def rule_paths(paths: Iterable[str | Path]) -> list[str]:
     roots = [Path(raw) for raw in paths]
     if len(roots) == 1 and roots[0].is_dir():  # a walk in name order is already in Path order
         prefix = _prefix(str(roots[0]))
-        return [prefix + relative for relative in _walk(str(roots[0]))]
+        return [prefix + relative for relative in _walk(str(roots[0]), folders)]
     found: dict[str, str] = {}  # path -> sort key: its parts joined by NUL, as Path compares parts
     for root in roots:
         text, key = str(root), "\0".join(root.parts)
@@ -125,17 +143,23 @@ def _prefix(folder: str) -> str:
     return "" if folder == "." else folder if folder.endswith("/") else f"{folder}/"
 
 
-def _walk(root: str) -> list[str]:
+def _walk(root: str, folders: list[tuple[str, Signature]] | None = None) -> list[str]:
     """Rule files under a folder, relative to it, with ``Path.rglob`` semantics, in ``Path`` order.
 
     ``Path`` order compares parts, so visiting each folder's entries by name, depth first, is that order.
     """
     found: list[str] = []
-    _visit(root, "", found)
+    _visit(root, "", found, folders)
     return found
 
 
-def _visit(folder: str, relative: str, found: list[str]) -> None:
+def _visit(folder: str, relative: str, found: list[str], folders: list[tuple[str, Signature]] | None) -> None:
+    if folders is not None:  # the signature before the listing: a later change never goes unseen
+        try:
+            folders.append((folder, trusted(os.stat(folder))))
+        except OSError:
+            folders.append((folder, UNTRUSTED))
+        mark = len(folders) - 1
     try:
         with os.scandir(folder) as scan:
             entries = sorted(scan, key=_name)
@@ -144,9 +168,13 @@ def _visit(folder: str, relative: str, found: list[str]) -> None:
     for entry in entries:
         name = entry.name
         if entry.is_dir(follow_symlinks=False):
-            _visit(entry.path, f"{relative}{name}/", found)
-        elif name.endswith(RULE_SUFFIXES) and name not in RULE_SUFFIXES and entry.is_file():
-            found.append(relative + name)
+            if name != NOT_RULES:
+                _visit(entry.path, f"{relative}{name}/", found, folders)
+        elif name.endswith(RULE_SUFFIXES) and name not in RULE_SUFFIXES:
+            if folders is not None and entry.is_symlink():
+                folders[mark] = (folder, UNTRUSTED)
+            if entry.is_file():
+                found.append(relative + name)
 
 
 def _name(entry: os.DirEntry[str]) -> str:

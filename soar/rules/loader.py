@@ -17,6 +17,7 @@ from soar.errors import RuleError
 from soar.rules.locate import error_line
 
 RULE_SUFFIXES = (".yml", ".yaml")
+NOT_RULES = "exceptions"  # a rules folder's exceptions/ holds rule exceptions (soar.detect.exceptions)
 AnyRule = SigmaRule | SigmaCorrelationRule
 
 
@@ -54,7 +55,13 @@ def rule_files(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(p for p in path.rglob("*") if p.suffix in RULE_SUFFIXES and p.is_file())
+            found.extend(
+                p
+                for p in path.rglob("*")
+                if p.suffix in RULE_SUFFIXES
+                and NOT_RULES not in p.relative_to(path).parts[:-1]
+                and p.is_file()
+            )
         else:
             found.append(path)
     return sorted(set(found))
