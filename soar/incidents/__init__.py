@@ -1,0 +1,1 @@
+"""Incidents: grouping alerts, telemetry figures, the DORA assessment and reports of the incident workflow."""
