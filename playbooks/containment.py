@@ -78,7 +78,7 @@ class ContainmentWorkflow:
         self._trail = AuditTrail.for_workflow()
         self._result = ContainmentResult(action_id=spec.id, state=ActionState.PROPOSED, approvals=[])
         await self._trail.record(
-            spec.requested_by, "action.requested", spec.id, input=spec, result=_summary(spec)
+            spec.requested_by, "action.proposed", spec.id, input=spec, result=_summary(spec)
         )
         await self._show()
         if request.approvals_required and not await self._approved(request):
@@ -93,6 +93,9 @@ class ContainmentWorkflow:
     async def _approved(self, request: ContainmentRequest) -> bool:
         spec, result = request.spec, self._require_result()
         await self._notify(request, NotificationKind.APPROVAL_REQUEST, "approval needed")
+        await self._trail.record(
+            ACTOR, "approval.requested", spec.id, result={"required": request.approvals_required}
+        )
         started, escalated = workflow.now(), False
         while True:
             while self._seen < len(self._decisions):
@@ -111,7 +114,7 @@ class ContainmentWorkflow:
                 if escalated:
                     result.state = ActionState.EXPIRED
                     await self._trail.record(
-                        ACTOR, "action.expired", spec.id, result={"approvals": result.approvals}
+                        ACTOR, "approval.expired", spec.id, result={"approvals": result.approvals}
                     )
                     await self._show()
                     return False
