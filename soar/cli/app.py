@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from soar.cli import alerts, audit, demo, detect, dora, engines, ingest, rules, telemetry
+from soar.cli import alerts, audit, demo, detect, dora, engines, ingest, rules, telemetry, worker
 from soar.cli.common import State
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(alerts.app, name="alerts")
 app.add_typer(audit.app, name="audit")
 app.command("ingest")(ingest.ingest)
 app.command("demo")(demo.demo)
+app.command("worker")(worker.worker)
 
 
 @app.callback()

@@ -1,0 +1,35 @@
+"""``soar worker``: run detection sweeps, playbooks and activities until stopped (SIGINT or SIGTERM)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from typing import Annotated
+
+import typer
+
+from soar.cli.common import State, command, err_console
+from soar.engines.session import search_session, temporal_session
+from soar.worker import soar_worker
+
+
+@command
+async def worker(
+    queue: Annotated[str | None, typer.Option(help="Task queue (default: temporal.task_queue).")] = None,
+) -> None:
+    """Run a worker: sweeps, triage, containment and incidents. Start more of them for more throughput."""
+    settings = State.settings()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with (
+        search_session(settings) as search,
+        temporal_session(settings) as temporal,
+        soar_worker(settings, search, temporal, task_queue=queue) as running,
+    ):
+        err_console.print(f"worker on task queue {running.task_queue}; Ctrl-C or SIGTERM stops it gracefully")
+        async with running:
+            await stop.wait()
+            err_console.print("stopping: finishing the activities in flight")
+    err_console.print("worker stopped")
