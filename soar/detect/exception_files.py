@@ -93,6 +93,8 @@ def read_exception(path: Path) -> RuleException:
     except ValidationError as exc:
         first = exc.errors()[0]
         line, name = locate(data, first["loc"])
+        if first["type"] == "missing":  # not in the file, so not found by the walk: name it in full
+            name = ".".join(str(p) for p in first["loc"] if isinstance(p, str))
         reason = str(first["msg"]).removeprefix("Value error, ")
         raise InputError(reason, file=where, line=line, field=name or None) from None
     if path.stem != exception.id:
