@@ -1,25 +1,29 @@
 """The compile cache: a small manifest read on every run, and a store of outcome blocks.
 
-The manifest (:mod:`soar.rules.cache_manifest`) maps each rule file's path, as compiled, to its
-``stat`` signature (size, mtime_ns, ctime_ns, inode) and to where its outcome lies: a block of the
-outcome store (:mod:`soar.rules.cache_store`) and its position there. The block holds the file's sha256 and its
-whole outcome: its compiled rules *and* its ``RuleError``s (a refused rule is an outcome too). A
-file whose signature is unchanged is served without being read; a changed signature means read
-and hash, and the same hash means reuse. The manifest is bound to a salt (cache format, pipeline
-and backend versions, field-types fingerprint), so a new compiler or new field types never reuse
-an old outcome.
+The manifest (:mod:`soar.rules.cache_manifest`) has one row per rule file of the last run, in its
+order: the path as compiled, its ``stat`` signature (size, mtime_ns, ctime_ns, inode) and where its
+outcome lies: a block of the outcome store (:mod:`soar.rules.cache_store`) and its position there.
+The block holds the file's sha256 and its whole outcome: its compiled rules *and* its ``RuleError``s
+(a refused rule is an outcome too). A file whose signature is unchanged is served without being
+read; a changed signature means read and hash, and the same hash means reuse. The manifest is bound
+to a salt (cache format, pipeline and backend versions, field-types fingerprint), so a new compiler
+or new field types never reuse an old outcome.
 
-A run decodes only the blocks it serves from, each once, into one list of rules and one of errors;
-consecutive files of a block are then served as one slice of each. An incremental run appends one
-block (the changed files) and rewrites the manifest; the store is compacted into a new file once
+A run over the same files as the last one checks every signature at once: the ``stat`` results
+go into one array compared with the manifest's column, and only the rows that differ are looked at
+one by one. It decodes only the blocks it serves from, each once, into one list of rules and one
+of errors; consecutive files of a block are then served as one slice of each. An incremental run
+appends one block (the changed files), patches the changed rows and writes the manifest again (a
+few hundred kilobytes, no re-encoding of the outcomes); the store is compacted into a new file once
 it holds too many blocks or too much that no file refers to.
 
 Never stale: the signature is taken (``fstat``) before the bytes are read, so a write during the
 read leaves a signature that no longer matches; a signature younger than :data:`RACY_NS` is not
 trusted (a later write in the same timestamp tick could keep it), so such files are hashed on the
-next run. A block is checked against its CRC-32 and must name the file at that position. The
-manifest is written atomically (temporary file, then ``os.replace``); a missing, corrupt or foreign
-manifest or block is ignored, which only costs compiling again.
+next run. A block is checked against its CRC-32 and must name the file at that position; the
+manifest is checked against its own CRC-32 and written atomically (temporary file, then
+``os.replace``); a missing, corrupt or foreign manifest or block is ignored, which only costs
+compiling again.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from itertools import repeat
 from pathlib import Path
 
 from soar.errors import RuleError
@@ -36,21 +41,28 @@ from soar.rules import cache_store
 from soar.rules.cache_manifest import (
     CACHE_FORMAT,
     MANIFEST_NAME,
+    NOWHERE,
+    SIGNATURE,
     UNTRUSTED,
     Manifest,
     Signature,
+    Walk,
+    differing,
     load_manifest,
     no_gc,
     save_manifest,
+    signature,
+    signatures,
 )
 from soar.rules.cache_store import BAD_BLOCK, Block, Fresh
 from soar.rules.models import CompiledRule
 
-__all__ = ["CACHE_FORMAT", "INDEX_NAME", "FileOutcome", "Hit", "RuleCache", "assemble"]
+__all__ = ["CACHE_FORMAT", "INDEX_NAME", "RACY_NS", "FileOutcome", "Hit", "RuleCache", "assemble", "trusted"]
 
 INDEX_NAME = MANIFEST_NAME
 RACY_NS = 2_000_000_000  # a signature this recent may not change on a write in the same tick
 MAX_BLOCKS = 16  # compact the store beyond this many blocks
+_INT64 = range(-(2**63), 2**63)
 
 Hit = tuple[Block, int, int, int, int]  # a block, and a file's rules and errors slices in it
 
@@ -66,8 +78,9 @@ class FileOutcome:
 class RuleCache:
     """The outcomes of compiled rule files in one cache directory, keyed by path.
 
-    Use :meth:`get` for each file, :meth:`put` for each file compiled, :func:`assemble` for the
-    result, then :meth:`save` once.
+    Use :meth:`files` (then :meth:`walked` if it gave None) for the run's files, :meth:`lookup` once,
+    :meth:`get` for each file it did not serve, :meth:`put` for each file compiled, :func:`assemble`
+    for the result, then :meth:`save` once.
     """
 
     def __init__(self, directory: Path, salt: str) -> None:
@@ -82,44 +95,57 @@ class RuleCache:
         self._manifest = load_manifest(directory / MANIFEST_NAME, self._salt)
         self._store: bytes | None = None
         self._blocks: dict[int, Block | None] = {}
+        self._run: list[str] = []  # this run's files, in order
+        self._aligned = False  # the manifest's first rows are this run's files, in order
+        self._walk: Walk | None = None  # this run's walk, if it walked one folder
+        self._signed: dict[str, Signature] = {}  # files read again, unchanged: their new signature
         self._pending: dict[str, tuple[Signature, str]] = {}
-        self._fresh: list[tuple[Signature, Fresh]] = []
-        self._dropped: set[int] = set()  # manifest rows compiled again in this run
-        self._seen: dict[str, None] = {}  # in run order
-        self._dirty = False
+        self._fresh: dict[str, tuple[Signature, Fresh]] = {}
+
+    def files(self, roots: list[str]) -> list[str] | None:
+        """The last walk's files, if it walked this one folder and none of its folders changed since.
+
+        Args:
+            roots: The run's files and folders, spelled as ``str(Path)`` spells them.
+
+        Returns:
+            The rule files in walk order; None if the folder must be walked (then call :meth:`walked`).
+        """
+        walk = self._manifest.walk
+        if len(roots) != 1 or roots[0] != walk.root or not walk.folders:
+            return None
+        if list(map(signature, walk.folders)) != walk.signatures:
+            return None
+        return self._manifest.paths[: walk.files]
+
+    def walked(self, root: str, folders: list[tuple[str, Signature]]) -> None:
+        """Record this run's walk of the folder ``root``: every folder seen, with its signature."""
+        self._walk = Walk(root, [folder for folder, _ in folders], [s for _, s in folders])
 
     def lookup(self, paths: list[str]) -> list[Hit | None]:
         """Per file, its cached outcome if its ``stat`` signature is unchanged, else None.
 
         One pass with no file read; the files given None go through :meth:`get`.
         """
-        self._seen.update(dict.fromkeys(paths))
-        index, signatures, where = self._manifest.index, self._manifest.signatures, self._manifest.where
-        blocks, stat, found = self._blocks, os.stat, list[Hit | None]()
-        for path in paths:
-            number = index.get(path)
-            if number is None:
-                found.append(None)
-                continue
-            try:
-                st = stat(path)
-            except OSError:
-                found.append(None)
-                continue
-            k, w = 4 * number, 2 * number
-            if (
-                st.st_mtime_ns != signatures[k + 1]
-                or st.st_size != signatures[k]
-                or st.st_ctime_ns != signatures[k + 2]
-                or st.st_ino != signatures[k + 3]
-            ):
-                found.append(None)
-                continue
-            block, position = blocks.get(where[w]) or self._block(where[w]), where[w + 1]
-            if block is not None and 0 <= position < len(block.paths) and block.paths[position] == path:
-                found.append(block.hits[position])
+        manifest, count = self._manifest, len(paths)
+        self._run = paths
+        self._aligned = manifest.aligned("\0".join(paths))
+        if self._aligned:
+            stored = [column[:count].tolist() for column in manifest.columns]
+        else:
+            numbers = list(map(manifest.index.get, paths, repeat(-1)))
+            stored = [[column[n] if n >= 0 else -1 for n in numbers] for column in manifest.columns]
+        changed = differing(signatures(paths), stored[:SIGNATURE])
+        with no_gc():  # decoding makes thousands of objects, all kept
+            blocks = {number: self._block(number) for number in set(stored[SIGNATURE])}
+        found: list[Hit | None] = []
+        append = found.append
+        for number, (path, b, p) in enumerate(zip(paths, *stored[SIGNATURE:], strict=True)):
+            block = blocks[b]
+            if number in changed or block is None or not 0 <= p < len(block.paths) or block.paths[p] != path:
+                append(None)
             else:
-                found.append(None)
+                append(block.hits[p])
         return found
 
     def get(self, path: str) -> Hit | bytes:
@@ -133,15 +159,12 @@ class RuleCache:
         Raises:
             OSError: The file cannot be read.
         """
-        self._seen[path] = None
-        signatures = self._manifest.signatures
         number = self._manifest.index.get(path)
         signature, data = _read(path)
         sha = hashlib.sha256(data).hexdigest()
         if number is not None and (hit := self._hit(path, number, sha)) is not None:
-            if signatures[4 * number : 4 * number + 4] != signature:
-                signatures[4 * number : 4 * number + 4] = signature
-                self._dirty = True
+            if self._manifest.signature(number) != signature:
+                self._signed[path] = signature
             return hit
         self._pending[path] = (signature, sha)
         return data
@@ -149,97 +172,137 @@ class RuleCache:
     def put(self, path: str, outcome: FileOutcome) -> None:
         """Record the outcome of a file just compiled from the bytes :meth:`get` returned."""
         signature, sha = self._pending.pop(path)
-        self._fresh.append((signature, Fresh(path, sha, outcome.rules, outcome.errors)))
-        number = self._manifest.index.get(path)
-        if number is not None:
-            self._dropped.add(number)
-        self._dirty = True
+        self._fresh[path] = (signature, Fresh(path, sha, outcome.rules, outcome.errors))
 
     def save(self) -> None:
         """Forget deleted files, store the new outcomes and write the manifest if anything changed."""
-        manifest, seen = self._manifest, self._seen
-        gone = {n for n, p in enumerate(manifest.paths) if p not in seen and not os.path.lexists(p)}
-        if not (self._dirty or gone):
-            return  # a file not compiled this run is kept while it exists
-        manifest.remove(gone | self._dropped)
+        manifest, run = self._manifest, self._run
+        extra: Sequence[int] = range(len(run), len(manifest.paths))
+        if not self._aligned:
+            seen = set(run)
+            extra = [n for n, path in enumerate(manifest.paths) if path not in seen]
+        kept = [n for n in extra if os.path.lexists(manifest.paths[n])]  # not in this run, still there
+        in_place = self._aligned and len(kept) == len(extra)
+        walk, self._walk = self._walk, None
+        if walk is not None:
+            walk.files = len(run)
+            walk = None if walk == manifest.walk else walk
+        if in_place and not (self._fresh or self._signed or walk):
+            return  # nothing changed: a file not compiled this run is kept while it exists
         self._dir.mkdir(parents=True, exist_ok=True)
-        compacted = not self._append()
-        if compacted:
-            self._compact()
+        block = self._append()
+        if block is None:
+            self._compact(kept)
+        elif in_place:
+            self._patch(block)
+        else:
+            self._reorder(block, kept)
+        if walk is not None:
+            self._manifest.walk = walk
+        elif not in_place:  # the rows moved: the last walk's files are no longer the first rows
+            self._manifest.walk = Walk()
         save_manifest(self._dir, self._salt, self._manifest)
-        if compacted:
+        if block is None:
             cache_store.remove_stores(self._dir, keep=self._manifest.store)
-        self._fresh, self._dropped, self._dirty = [], set(), False
+        self._fresh, self._signed = {}, {}
 
     def _hit(self, path: str, number: int, sha: str | None = None) -> Hit | None:
         """Row ``number``'s outcome if its block is sound, names this file, and (if given) has this hash."""
-        where = self._manifest.where
-        try:
-            block, position = self._block(where[2 * number]), where[2 * number + 1]
-            if block is None or position < 0 or block.paths[position] != path:
-                return None
-            if sha is not None and block.shas[position] != sha:
-                return None
-            return block.hits[position]
-        except (TypeError, IndexError):  # a damaged row: compile again
+        b, position = self._manifest.place(number)
+        block = self._block(b)
+        if block is None or not 0 <= position < len(block.paths) or block.paths[position] != path:
             return None
+        if sha is not None and block.sha(position) != sha:
+            return None
+        return block.hits[position]
 
     def _block(self, number: int) -> Block | None:
         if number in self._blocks:
             return self._blocks[number]
         block, blocks = None, self._manifest.blocks
-        if self._store is None:
-            self._store = cache_store.read_store(self._dir, self._manifest.store) or b""
         if 0 <= number < len(blocks):
+            if self._store is None:
+                self._store = cache_store.read_store(self._dir, self._manifest.store) or b""
             data = cache_store.block_bytes(self._store, blocks[number])
             try:
-                with no_gc():
-                    block = cache_store.decode_block(data) if data is not None else None
+                block = cache_store.decode_block(data) if data is not None else None
             except BAD_BLOCK:  # a damaged block: its files are compiled again
                 block = None
         self._blocks[number] = block
         return block
 
-    def _append(self) -> bool:
-        """Append this run's outcomes as one block, unless the store is due for compaction."""
+    def _append(self) -> int | None:
+        """Append this run's outcomes as one block; its number, or None if the store is due for compaction."""
         manifest = self._manifest
         stored = sum(where[3] for where in manifest.blocks)  # a block no file refers to is never read
         if not manifest.store or len(manifest.blocks) >= MAX_BLOCKS:
-            return False
+            return None
         if stored > 2 * len(manifest.paths) + 64:  # mostly outcomes of changed or deleted files
-            return False
+            return None
         if self._fresh:
-            data = cache_store.encode_block([fresh for _, fresh in self._fresh])
+            data = cache_store.encode_block([fresh for _, fresh in self._fresh.values()])
             where = cache_store.append_block(self._dir, manifest.store, data)
             if where is None:
-                return False
-            self._add_block(where)
-        return True
+                return None
+            manifest.blocks.append([*where, len(self._fresh)])
+        return len(manifest.blocks) - 1
 
-    def _compact(self) -> None:
-        """Write every live outcome, in run order, into one block of a new store file."""
+    def _patch(self, block: int) -> None:
+        """Update the rows of the files read again in place: the rows are this run's files, in order."""
         manifest = self._manifest
-        for number, path in enumerate(manifest.paths):
-            if (hit := self._hit(path, number)) is not None:
-                block, r0, r1, e0, e1 = hit
-                sha = block.shas[manifest.where[2 * number + 1]]
-                signature = manifest.signatures[4 * number : 4 * number + 4]
-                self._fresh.append((signature, Fresh(path, sha, block.rules[r0:r1], block.errors[e0:e1])))
-        rank = {path: n for n, path in enumerate(self._seen)}
-        self._fresh.sort(key=lambda item: rank.get(item[1].path, len(rank)))
-        data = cache_store.encode_block([fresh for _, fresh in self._fresh])
-        store, where = cache_store.write_store(self._dir, data)
-        self._manifest = manifest = Manifest(store)
-        self._add_block(where)
+        index = manifest.index
+        for path, new in self._signed.items():
+            manifest.set_row(index[path], new)
+        for position, (path, (new, _)) in enumerate(self._fresh.items()):
+            manifest.set_row(index[path], new, (block, position))
 
-    def _add_block(self, where: list[int]) -> None:
-        """Record a new block of this run's outcomes in the manifest."""
-        manifest, number = self._manifest, len(self._manifest.blocks)
-        manifest.blocks.append([*where, len(self._fresh)])
-        for position, (signature, fresh) in enumerate(self._fresh):
-            manifest.paths.append(fresh.path)
-            manifest.signatures += signature
-            manifest.where += (number, position)
+    def _reorder(self, block: int, kept: list[int]) -> None:
+        """Rewrite the rows: this run's files in order, then the files kept from earlier runs."""
+        manifest, index = self._manifest, self._manifest.index
+        fresh = {path: n for n, path in enumerate(self._fresh)}
+        signatures: list[Sequence[int]] = []
+        places: list[Sequence[int]] = []
+        for path in self._run:
+            number = index.get(path, -1)
+            if path in fresh:
+                signatures.append(self._fresh[path][0])
+                places.append((block, fresh[path]))
+            elif number >= 0:
+                signatures.append(self._signed.get(path) or manifest.signature(number))
+                places.append(manifest.place(number))
+            else:  # no outcome to keep: a correlation file, an unreadable one
+                signatures.append(UNTRUSTED)
+                places.append(NOWHERE)
+        signatures += [manifest.signature(n) for n in kept]
+        places += [manifest.place(n) for n in kept]
+        manifest.set_rows([*self._run, *(manifest.paths[n] for n in kept)], signatures, places)
+
+    def _compact(self, kept: list[int]) -> None:
+        """Write every live outcome, in run order, into one block of a new store file."""
+        manifest, index = self._manifest, self._manifest.index
+        files: list[Fresh] = []
+        signatures: list[Sequence[int]] = []
+        places: list[Sequence[int]] = []
+        paths = [*self._run, *(manifest.paths[n] for n in kept)]
+        for path in paths:
+            number = index.get(path, -1)
+            if path in self._fresh:
+                signature, fresh = self._fresh[path]
+            elif number >= 0 and (hit := self._hit(path, number)) is not None:
+                block, r0, r1, e0, e1 = hit
+                sha = block.sha(manifest.place(number)[1])
+                fresh = Fresh(path, sha, block.rules[r0:r1], block.errors[e0:e1])
+                signature = self._signed.get(path) or manifest.signature(number)
+            else:  # no outcome to keep: a correlation file, an unreadable or damaged one
+                signatures.append(UNTRUSTED)
+                places.append(NOWHERE)
+                continue
+            signatures.append(signature)
+            places.append((0, len(files)))
+            files.append(fresh)
+        store, where = cache_store.write_store(self._dir, cache_store.encode_block(files))
+        self._manifest = Manifest(store, [[*where, len(files)]], walk=manifest.walk)
+        self._manifest.set_rows(paths, signatures, places)
 
 
 def assemble(
@@ -266,11 +329,20 @@ def assemble(
         errors += block.errors[e0:e1]
 
 
+def trusted(st: os.stat_result) -> Signature:
+    """A file's or folder's signature from its ``stat``, or :data:`UNTRUSTED` if it is too recent.
+
+    Too recent: a write in the same timestamp tick could come after the ``stat`` and keep it.
+    """
+    found: Signature = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    if max(st.st_mtime_ns, st.st_ctime_ns) > time.time_ns() - RACY_NS or not all(n in _INT64 for n in found):
+        return UNTRUSTED
+    return found
+
+
 def _read(path: str) -> tuple[Signature, bytes]:
     """The signature (taken before reading; untrusted if too recent) and bytes of a file."""
     with open(path, "rb") as handle:
         st = os.fstat(handle.fileno())
         data = handle.read()
-    if max(st.st_mtime_ns, st.st_ctime_ns) > time.time_ns() - RACY_NS:
-        return list(UNTRUSTED), data
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino], data
+    return trusted(st), data

@@ -28,6 +28,7 @@ from soar.rules.models import CompiledRule
 
 STORE_PREFIX = "outcomes-"
 STORE_SUFFIX = ".bin"
+SHA_SIZE = 64  # hex digits of a sha256
 BAD_BLOCK = (
     ValidationError,
     TypeError,
@@ -44,10 +45,14 @@ class Block:
     """One decoded block: per file (by position) its path, sha256 and slices of the rules and errors."""
 
     paths: list[str]
-    shas: list[str]
+    shas: str  # the files' sha256 digests in hex, one after the other
     rules: list[CompiledRule]
     errors: list[RuleError]
     hits: list[tuple[Block, int, int, int, int]] = field(default_factory=list)  # per file: self and slices
+
+    def sha(self, position: int) -> str:
+        """The sha256 (hex) of the file at ``position``."""
+        return self.shas[SHA_SIZE * position : SHA_SIZE * position + SHA_SIZE]
 
 
 @dataclass(slots=True)
@@ -72,7 +77,7 @@ def encode_block(files: list[Fresh]) -> bytes:
             errors.add(position, fresh.path, error)
         rule_ends.append(len(rules))
         error_ends.append(len(errors.position))
-    paths, shas = [f.path for f in files], [f.sha for f in files]
+    paths, shas = "\0".join(f.path for f in files), "".join(f.sha for f in files)
     payload = {"paths": paths, "shas": shas, "rule_ends": rule_ends, "error_ends": error_ends, "rules": rules}
     return orjson.dumps({**payload, "errors": errors.columns()})
 
@@ -84,16 +89,19 @@ def decode_block(data: bytes | memoryview) -> Block:
         ValueError: (or another of :data:`BAD_BLOCK`) The bytes are not a well-formed block.
     """
     raw = orjson.loads(data)
-    paths, shas, rule_ends, error_ends = raw["paths"], raw["shas"], raw["rule_ends"], raw["error_ends"]
+    joined, shas, rule_ends, error_ends = raw["paths"], raw["shas"], raw["rule_ends"], raw["error_ends"]
+    if not (type(joined) is str and type(shas) is str):
+        raise TypeError("a block's paths and hashes are text")
+    paths = joined.split("\0") if joined else []
+    if not (len(shas) == SHA_SIZE * len(paths) and shas.isascii()):
+        raise ValueError("a block needs a hash per file")
     rules = [CompiledRule.model_validate(rule) for rule in raw["rules"]]
     errors = _load_errors(paths, raw["errors"])
-    if not all(type(x) is list and len(x) == len(paths) for x in (shas, rule_ends, error_ends)):
-        raise ValueError("a block needs a hash and two ends per file")
     for ends, items in ((rule_ends, rules), (error_ends, errors)):
-        if not set(map(type, ends)) <= {int} or ends != sorted(ends):
-            raise ValueError("a block's ends must be ascending")
-        if ends and not (ends[0] >= 0 and ends[-1] == len(items)):
-            raise ValueError("a block's ends must run up to its items")
+        if not (type(ends) is list and len(ends) == len(paths) and set(map(type, ends)) <= {int}):
+            raise ValueError("a block needs two ends per file")
+        if ends != sorted(ends) or (ends and not (ends[0] >= 0 and ends[-1] == len(items))):
+            raise ValueError("a block's ends must ascend up to its items")
     block = Block(paths, shas, rules, errors)
     block.hits = list(
         zip(repeat(block), [0, *rule_ends], rule_ends, [0, *error_ends], error_ends, strict=False)
@@ -198,13 +206,37 @@ class _ErrorColumns:
 
 
 def _load_errors(paths: list[str], stored: dict[str, Any]) -> list[RuleError]:
-    """Rebuild ``RuleError``s as ``RuleError.__init__`` left them, without rendering messages again."""
+    """Rebuild ``RuleError``s as ``RuleError.__init__`` left them, without rendering messages again.
+
+    Column by column, so that most of the work runs in ``map`` and comprehensions rather than a loop.
+    """
+    texts, other = stored["texts"], stored["other"]
+    columns = (stored["position"], stored["text"], stored["line"], stored["rule_id"])
+    if len({len(column) for column in columns}) > 1:
+        raise ValueError("the error columns must have one length")
+    positions, numbers, lines, rule_ids = columns
+    if -1 in numbers:  # the unusual errors, stored whole: rare, so one at a time
+        return _load_errors_one_by_one(paths, stored)
+    files = list(map(paths.__getitem__, positions))
+    reasons = [f"rule {rule_id}: {texts[number]}" for rule_id, number in zip(rule_ids, numbers, strict=False)]
+    messages = [f"{file}:{line}: {reason}" for file, line, reason in zip(files, lines, reasons, strict=False)]
+    errors: list[RuleError] = list(map(RuleError.__new__, repeat(RuleError), messages))  # args == (message,)
+    states = [
+        {"rule_id": rule_id, "reason": reason, "file": file, "line": line, "field": None}
+        for rule_id, reason, file, line in zip(rule_ids, reasons, files, lines, strict=False)
+    ]
+    for error, state in zip(errors, states, strict=False):
+        error.__dict__ = state
+    if other or min(numbers, default=0) < 0:
+        raise ValueError("an unusual error without its place")
+    return errors
+
+
+def _load_errors_one_by_one(paths: list[str], stored: dict[str, Any]) -> list[RuleError]:
     errors: list[RuleError] = []
     new, append = RuleError.__new__, errors.append
     texts, other = stored["texts"], iter(stored["other"])
     columns = (stored["position"], stored["text"], stored["line"], stored["rule_id"])
-    if len({len(column) for column in columns}) > 1:
-        raise ValueError("the error columns must have one length")
     for position, text, line, rule_id in zip(*columns, strict=False):
         if text >= 0:
             file, field_, reason = paths[position], None, f"rule {rule_id}: {texts[text]}"
@@ -214,8 +246,6 @@ def _load_errors(paths: list[str], stored: dict[str, Any]) -> list[RuleError]:
             if type(message) is not str:
                 raise TypeError("a cached error's message must be text")
         error = new(RuleError, message)  # args == (message,), as after __init__
-        attributes = error.__dict__
-        attributes["rule_id"], attributes["reason"], attributes["file"] = rule_id, reason, file
-        attributes["line"], attributes["field"] = line, field_
+        error.__dict__ = {"rule_id": rule_id, "reason": reason, "file": file, "line": line, "field": field_}
         append(error)
     return errors

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,8 @@ import orjson
 import pytest
 
 from soar.rules import cache as cache_module
-from soar.rules import cache_store
+from soar.rules import cache_manifest, cache_store
+from soar.rules.cache_manifest import SIGNATURE, Manifest
 from soar.rules.compile import compile_rules, rule_paths
 from soar.rules.loader import rule_files
 from soar.rules.models import CompileResult
@@ -54,7 +56,7 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     seen: list[str] = []
     read = cache_module._read
 
-    def counted(path: str) -> tuple[list[int] | None, bytes]:
+    def counted(path: str) -> tuple[tuple[int, ...], bytes]:
         seen.append(path)
         return read(path)
 
@@ -121,7 +123,14 @@ def test_deleted_files_disappear(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "index",
-    [b"", b"{not json", b"[]", b'{"format": "3", "salt": "other", "files": {}}', b'{"files": 3}'],
+    [
+        b"",
+        b"{not json",
+        b"[]",
+        b'{"format": "5", "salt": "other", "paths": [], "signatures": [], "where": []}',
+        cache_manifest.MAGIC,
+        cache_manifest.MAGIC + b"\0" * 8 + b"{}\n",
+    ],
 )
 def test_corrupt_or_foreign_index_means_a_full_compile(tmp_path: Path, index: bytes) -> None:
     rules, cache = _rules(tmp_path), tmp_path / "cache"
@@ -132,14 +141,48 @@ def test_corrupt_or_foreign_index_means_a_full_compile(tmp_path: Path, index: by
     assert _view(again) == _view(first)
 
 
+@pytest.mark.parametrize("damage", ["flipped", "truncated", "longer", "other salt"])
+def test_a_damaged_manifest_means_a_full_compile(tmp_path: Path, damage: str) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    _age(rules)
+    first = _compile(rules, cache)
+    index = cache / cache_module.INDEX_NAME
+    data = index.read_bytes()
+    if damage == "flipped":  # a bit of the last inode: only the CRC can tell
+        at = len(data) - 8 * 2 * len(_manifest(cache)[1].paths) - 4
+        index.write_bytes(data[:at] + bytes([data[at] ^ 1]) + data[at + 1 :])
+    elif damage == "truncated":
+        index.write_bytes(data[:-8])
+    elif damage == "longer":
+        index.write_bytes(data + b"\0" * 8)
+    else:
+        salt, manifest = _manifest(cache)
+        cache_manifest.save_manifest(cache, "0" * len(salt), manifest)
+    again = _compile(rules, cache)
+    assert again.recompiled == first.recompiled  # nothing served: every file compiled again
+    assert _view(again) == _view(first)
+
+
 def _store(cache: Path) -> Path:
     (store,) = cache.glob(f"{cache_store.STORE_PREFIX}*")
     return store
 
 
-def _manifest(cache: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = orjson.loads((cache / cache_module.INDEX_NAME).read_bytes())
-    return loaded
+def _manifest(cache: Path) -> tuple[str, Manifest]:
+    """The cache's manifest and its salt (read from its header, so any salt is accepted)."""
+    data = (cache / cache_module.INDEX_NAME).read_bytes()
+    head = len(cache_manifest.MAGIC) + 8
+    salt: str = orjson.loads(data[head : data.index(b"\n", head)])["salt"]
+    manifest = cache_manifest.decode_manifest(data, salt)
+    assert manifest is not None
+    return salt, manifest
+
+
+def _rewrite(cache: Path, damage: Any) -> None:
+    """Damage the manifest's contents but write it whole, with a sound CRC."""
+    salt, manifest = _manifest(cache)
+    damage(manifest)
+    cache_manifest.save_manifest(cache, salt, manifest)
 
 
 def test_damaged_entries_are_compiled_again(tmp_path: Path) -> None:
@@ -152,36 +195,37 @@ def test_damaged_entries_are_compiled_again(tmp_path: Path) -> None:
     assert again.recompiled == first.recompiled  # the block failed its check: every file compiled
 
 
-def _damage_where(manifest: dict[str, Any]) -> None:
-    manifest["where"][1], manifest["where"][3] = manifest["where"][3], manifest["where"][1]
+def _damage_where(manifest: Manifest) -> None:
+    positions = manifest.columns[SIGNATURE + 1]
+    positions[0], positions[1] = positions[1], positions[0]
 
 
-def _damage_signatures(manifest: dict[str, Any]) -> None:
-    manifest["signatures"] = ["x"] * len(manifest["signatures"])
+def _damage_signatures(manifest: Manifest) -> None:
+    for column in manifest.columns[:SIGNATURE]:
+        column[:] = array("q", [0] * len(column))
 
 
-def _damage_blocks(manifest: dict[str, Any]) -> None:
-    manifest["blocks"][0][2] ^= 1  # the CRC
+def _damage_blocks(manifest: Manifest) -> None:
+    manifest.blocks[0][2] ^= 1  # the CRC
 
 
-def _damage_paths(manifest: dict[str, Any]) -> None:
-    manifest["paths"].pop()
+def _damage_block_numbers(manifest: Manifest) -> None:
+    manifest.columns[SIGNATURE][:] = array("q", [7] * len(manifest.paths))
 
 
-def _damage_types(manifest: dict[str, Any]) -> None:
-    manifest["paths"][0], manifest["where"][0] = ["not text"], "not a number"
+def _damage_positions(manifest: Manifest) -> None:
+    manifest.columns[SIGNATURE + 1][:] = array("q", [-1] * len(manifest.paths))
 
 
 @pytest.mark.parametrize(
-    "damage", [_damage_where, _damage_signatures, _damage_blocks, _damage_paths, _damage_types]
+    "damage",
+    [_damage_where, _damage_signatures, _damage_blocks, _damage_block_numbers, _damage_positions],
 )
 def test_each_damaged_manifest_part_is_never_served(tmp_path: Path, damage: Any) -> None:
     rules, cache = _rules(tmp_path), tmp_path / "cache"
     _age(rules)
     first = _compile(rules, cache)
-    manifest = _manifest(cache)
-    damage(manifest)
-    (cache / cache_module.INDEX_NAME).write_bytes(orjson.dumps(manifest))
+    _rewrite(cache, damage)
     assert _view(_compile(rules, cache)) == _view(first)
     assert _view(_compile(rules, cache)) == _view(first)  # and the cache is sound again
 
@@ -220,7 +264,7 @@ def test_incremental_runs_append_blocks_until_compaction(tmp_path: Path, reads: 
         assert sorted(reads) == [str(rules / "correlations.yml"), str(regex)]
         assert _view(result) == _view(_compile(rules, None))
         stores.add(_store(cache).name)
-        assert 1 <= len(_manifest(cache)["blocks"]) <= cache_module.MAX_BLOCKS
+        assert 1 <= len(_manifest(cache)[1].blocks) <= cache_module.MAX_BLOCKS
     assert len(stores) == 2  # compacted once, into a new store file; the old one is gone
 
 
@@ -228,9 +272,12 @@ def test_a_row_pointing_at_another_files_outcome_is_not_served(tmp_path: Path) -
     rules, cache = _rules(tmp_path), tmp_path / "cache"
     _age(rules)
     first = _compile(rules, cache)
-    manifest = _manifest(cache)
-    manifest["where"] = [0, 0] * (len(manifest["where"]) // 2)  # every file at the first one's place
-    (cache / cache_module.INDEX_NAME).write_bytes(orjson.dumps(manifest))
+
+    def first_place(manifest: Manifest) -> None:  # every file at the first one's place
+        for column in manifest.columns[SIGNATURE:]:
+            column[:] = array("q", [column[0]] * len(column))
+
+    _rewrite(cache, first_place)
     assert _view(_compile(rules, cache)) == _view(first)
 
 
