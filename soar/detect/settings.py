@@ -89,6 +89,64 @@ class SeverityMapping(FieldMapping):
     severity: Level
 
 
+def _positive_span(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be positive")
+    return value
+
+
+def _listed(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+class Threshold(BaseModel):
+    """A threshold rule: one alert when ``count`` events of the rule share the ``field`` values within ``timespan``.
+
+    Executed as a Sigma ``event_count`` correlation over the rule itself (sliding windows, see
+    :mod:`soar.detect.sequences`); no ``field`` counts every event of the rule together.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: list[str] = Field(default_factory=list, max_length=5)
+    count: int = Field(ge=1)
+    timespan: timedelta
+
+    _field = field_validator("field", mode="before")(_listed)
+    _duration = field_validator("timespan", mode="before")(parse_duration)
+    _span = field_validator("timespan")(_positive_span)
+
+
+class NewTerms(BaseModel):
+    """A new terms rule: one alert when the ``fields`` value tuple was not seen in the ``history`` before."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    fields: list[str] = Field(min_length=1, max_length=3)
+    history: timedelta
+
+    _fields = field_validator("fields", mode="before")(_listed)
+    _duration = field_validator("history", mode="before")(parse_duration)
+    _span = field_validator("history")(_positive_span)
+
+
+class Flatline(BaseModel):
+    """A flatline rule: one alert when the rule matched no event for longer than ``timespan`` (telemetry health)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    timespan: timedelta
+
+    _duration = field_validator("timespan", mode="before")(parse_duration)
+
+    @field_validator("timespan")
+    @classmethod
+    def _at_least_a_minute(cls, value: timedelta) -> timedelta:
+        if value < timedelta(minutes=1):
+            raise ValueError("must be at least 1m")
+        return value
+
+
 class RuleOptions(BaseModel):
     """How one rule is swept: the engine defaults, overridden per rule.
 
@@ -104,6 +162,9 @@ class RuleOptions(BaseModel):
         suppress: Alert suppression by field values (none: one alert per hit).
         risk_score_mapping: Risk scores from event fields, over the default of the rule's level.
         severity_mapping: Severities from event fields, over the rule's level.
+        threshold: Alert on a count of events per field values (none: one alert per hit).
+        new_terms: Alert on field values not seen in a history window.
+        flatline: Alert when the rule matched nothing for a while.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -119,6 +180,9 @@ class RuleOptions(BaseModel):
     suppress: Suppression | None = None
     risk_score_mapping: list[RiskScoreMapping] = Field(default_factory=list)
     severity_mapping: list[SeverityMapping] = Field(default_factory=list)
+    threshold: Threshold | None = None
+    new_terms: NewTerms | None = None
+    flatline: Flatline | None = None
 
     _durations = field_validator(
         "interval", "overlap", "lookback", "ingest_delay", "max_window", "max_catchup", mode="before"
@@ -131,6 +195,24 @@ class RuleOptions(BaseModel):
             raise ValueError("must be positive")
         return value
 
+    @model_validator(mode="after")
+    def _one_kind(self) -> RuleOptions:
+        kinds = [k for k in ("threshold", "new_terms", "flatline") if getattr(self, k) is not None]
+        if len(kinds) > 1:
+            raise ValueError(f"{' and '.join(kinds)} exclude one another: a rule is of one kind")
+        if kinds and self.suppress is not None:
+            raise ValueError(f"suppress applies to single-event rules, not to {kinds[0]}")
+        return self
+
+    @property
+    def kind(self) -> Literal["rule", "threshold", "new_terms", "flatline"]:
+        """What the rule's alerts stand for: one hit, a count, a new value tuple or a silence."""
+        if self.threshold is not None:
+            return "threshold"
+        if self.new_terms is not None:
+            return "new_terms"
+        return "rule" if self.flatline is None else "flatline"
+
     def override(self, custom: dict[str, Any], *, file: str, rule_id: str) -> RuleOptions:
         """These options with a rule's ``soar:`` attribute applied.
 
@@ -141,7 +223,7 @@ class RuleOptions(BaseModel):
             return RuleOptions.model_validate({**self.model_dump(), **custom})
         except ValidationError as exc:
             first = exc.errors()[0]
-            where = "soar." + ".".join(str(p) for p in first["loc"])
+            where = ".".join(["soar", *(str(p) for p in first["loc"])])  # a model check has no loc
             raise RuleError(first["msg"], file=file, field=where, rule_id=rule_id) from None
 
 
