@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import get_args
+from typing import Any, get_args
 
+import yaml
 from sigma.correlations import SigmaCorrelationCondition, SigmaCorrelationRule
 
 from soar.errors import RuleError
 from soar.rules.fieldmaps import map_field
-from soar.rules.loader import LoadedRule
+from soar.rules.loader import CONDITION_OPS, LoadedRule
 from soar.rules.locate import key_line
 from soar.rules.models import (
     CompiledCorrelation,
     CompiledRule,
+    CorrelationBound,
     CorrelationCondition,
     CorrelationType,
     content_hash,
@@ -99,7 +101,25 @@ def _condition(
             raise _error(loaded, "a correlation condition may name one field", "correlation")
         fieldref = fieldref[0]
     field = map_field(first.source, fieldref) if fieldref else None
-    return CorrelationCondition(op=condition.op.name.lower(), count=condition.count, field=field)
+    op = condition.op.name.lower()
+    also = [b for b in _range_bounds(loaded) if b.op != op]
+    return CorrelationCondition(op=op, count=condition.count, field=field, also=also)
+
+
+def _range_bounds(loaded: LoadedRule) -> list[CorrelationBound]:
+    """Every bound written in the condition (a range has two; pySigma was given the first only)."""
+    documents: list[Any] = list(yaml.load_all(loaded.data, Loader=yaml.CSafeLoader))
+    document = documents[loaded.document] if loaded.document < len(documents) else {}
+    condition = (document.get("correlation") or {}).get("condition") if isinstance(document, dict) else None
+    if not isinstance(condition, dict):
+        return []
+    bounds = []
+    for op in (k for k in condition if k in CONDITION_OPS):
+        try:
+            bounds.append(CorrelationBound(op=op, count=int(condition[op])))
+        except (TypeError, ValueError):
+            raise _error(loaded, f"condition {op}: {condition[op]!r} is not a count", "condition") from None
+    return bounds
 
 
 def _error(loaded: LoadedRule, reason: str, key: str) -> RuleError:

@@ -108,13 +108,32 @@ def parse_rules(data: bytes, path: Path) -> LoadResult:
     return result
 
 
+CONDITION_OPS = ("gt", "gte", "lt", "lte", "eq", "neq")
+
+
+def first_bound_only(document: dict[str, Any]) -> dict[str, Any]:
+    """A correlation whose condition is a range (Sigma allows ``gt: 100`` with ``lte: 200``) as pySigma takes it.
+
+    pySigma 1.5 accepts one bound; it gets the first, and ``soar.rules.correlation`` reads the others.
+    """
+    correlation = document.get("correlation")
+    if not isinstance(correlation, dict):
+        return document
+    condition = correlation.get("condition")
+    if not isinstance(condition, dict) or sum(op in condition for op in CONDITION_OPS) < 2:
+        return document
+    first = next(op for op in condition if op in CONDITION_OPS)
+    kept = {k: v for k, v in condition.items() if k == first or k not in CONDITION_OPS}
+    return {**document, "correlation": {**correlation, "condition": kept}}
+
+
 def _parse_document(document: dict[str, Any], data: bytes, path: Path, index: int) -> LoadResult:
     result = LoadResult()
     rule_id = str(document.get("id")) if document.get("id") is not None else None
     location = SigmaRuleLocation(path)
     try:
         collection = SigmaCollection.from_dicts(
-            [document], collect_errors=True, source=location, resolve_references=False
+            [first_bound_only(document)], collect_errors=True, source=location, resolve_references=False
         )
     except SigmaError as exc:  # raised even in collect mode by a few constructors
         result.errors.append(_rule_error(exc, data, path, index, rule_id))

@@ -208,7 +208,7 @@ def _holds(correlation: CompiledCorrelation, window: list[_Matched]) -> bool:
         count = len(values - {"null"})
     else:
         count = len(window)
-    return _compare(condition.op, count, condition.count)
+    return all(_compare(b.op, count, b.count) for b in condition.bounds)  # a range has two bounds
 
 
 def _compare(op: str, count: int, threshold: int) -> bool:

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SerializerFunctionWrapHandler, model_serializer
 
 from soar.errors import RuleError
 from soar.telemetry.sources import Source
@@ -41,14 +41,43 @@ class CompiledRule(BaseModel):
     name: str | None = None  # the rule's ``name`` (correlations may reference it)
 
 
-class CorrelationCondition(BaseModel):
-    """``count`` compared with ``op`` (gt, gte, lt, lte, eq, neq); ``field`` for value_count."""
+CorrelationOp = Literal["gt", "gte", "lt", "lte", "eq", "neq"]
+
+
+class CorrelationBound(BaseModel):
+    """One further bound of a range condition (Sigma's ``gt: 100`` with ``lte: 200``)."""
 
     model_config = ConfigDict(frozen=True)
 
-    op: Literal["gt", "gte", "lt", "lte", "eq", "neq"]
+    op: CorrelationOp
+    count: int
+
+
+class CorrelationCondition(BaseModel):
+    """``count`` compared with ``op`` (gt, gte, lt, lte, eq, neq); ``field`` for value_count.
+
+    A range has its further bounds in ``also``; every bound must hold. ``also`` is left out of the
+    serialised form when empty, so the lock hashes of single-bound conditions stay what they were.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    op: CorrelationOp
     count: int
     field: str | None = None
+    also: list[CorrelationBound] = []
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        if not self.also:
+            data.pop("also", None)
+        return data
+
+    @property
+    def bounds(self) -> list[CorrelationBound]:
+        """Every bound of the condition, the first one first."""
+        return [CorrelationBound(op=self.op, count=self.count), *self.also]
 
 
 class CompiledCorrelation(BaseModel):
