@@ -58,9 +58,11 @@ def build_client(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """An httpx client for one external system (the transport is injected by tests)."""
+    # Plain http has no TLS to verify; skipping the context saves loading the system CA store.
+    secure = base_url.lower().startswith("https://")
     return httpx.AsyncClient(
         base_url=base_url.rstrip("/"),
-        verify=ssl_context(tls, system),
+        verify=ssl_context(tls, system) if secure else False,
         timeout=timeout,
         headers=dict(headers or {}),
         transport=transport,
@@ -146,7 +148,7 @@ class Http:
         status = response.status_code
         text = f"{self.system}: {call.line}: {status} {response.reason_phrase}".rstrip()
         detail = self.redact(_detail(response))
-        if detail:
+        if detail and detail.casefold() != response.reason_phrase.casefold():
             text = f"{text}: {detail}"
         kind = ConnectorUnavailable if status >= 500 or status in _RETRYABLE else ConnectorError
         return kind(text)

@@ -69,7 +69,7 @@ class KeycloakConnector:
         token = body.get("access_token") if isinstance(body, dict) else None
         if not isinstance(token, str) or not token:
             raise self.http.refuse(call, "no access_token in the token response")
-        lifetime = float(body.get("expires_in") or 60)
+        lifetime = float(body.get("expires_in", 60))
         self._token = token
         self._expires = time.monotonic() + max(lifetime - _EXPIRY_MARGIN, lifetime / 2)
         self.http.secrets = [self._secret, token]

@@ -39,7 +39,10 @@ FAKES: dict[str, type[FakeServer]] = {
 class Running(Protocol):
     """A fake a client can reach: in this process or another."""
 
-    kind: str
+    @property
+    def kind(self) -> str:
+        """Which fake: keycloak, okta, kubernetes or webhook."""
+        ...
 
     @property
     def url(self) -> str:
@@ -111,6 +114,8 @@ class FakeProcess:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def __enter__(self) -> Self:
         return self
@@ -133,6 +138,7 @@ def spawn(kind: str, seed: Path | None = None, *, port: int = 0) -> FakeProcess:
     line = process.stdout.readline()
     if not line:
         process.wait()
+        process.stdout.close()
         raise RuntimeError(f"fake {kind} did not start (exit status {process.returncode})")
     ready = json.loads(line)
     return FakeProcess(kind, ready["url"], ready["config"], process)

@@ -33,6 +33,7 @@ class FakeKeycloak(FakeServer):
         client_id: The service-account client soar authenticates as.
         client_secret: Its secret.
         token_lifetime: Seconds an access token lives.
+        advertised_lifetime: The ``expires_in`` the token response claims (default: ``token_lifetime``).
     """
 
     kind = "keycloak"
@@ -46,12 +47,14 @@ class FakeKeycloak(FakeServer):
         client_id: str = "soar",
         client_secret: str = "fake-keycloak-secret",
         token_lifetime: float = 300,
+        advertised_lifetime: float | None = None,
         **options: Any,
     ) -> None:
         super().__init__(**options)
         self.realm, self.token_realm = realm, token_realm
         self.client_id, self.client_secret = client_id, client_secret
         self.token_lifetime = token_lifetime
+        self.advertised_lifetime = advertised_lifetime
         self.tokens: dict[str, float] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.sessions: dict[str, list[dict[str, Any]]] = {}
@@ -214,7 +217,8 @@ class FakeKeycloak(FakeServer):
             )
         token = secrets.token_urlsafe(24)
         self.tokens[token] = time.monotonic() + self.token_lifetime
-        body = {"access_token": token, "expires_in": int(self.token_lifetime), "token_type": "Bearer"}
+        advertised = self.token_lifetime if self.advertised_lifetime is None else self.advertised_lifetime
+        body = {"access_token": token, "expires_in": int(advertised), "token_type": "Bearer"}
         return Reply(200, body | {"refresh_expires_in": 0, "not-before-policy": 0, "scope": "profile email"})
 
     def _find_users(self, request: Incoming) -> Reply:

@@ -97,7 +97,7 @@ class FakeOkta(FakeServer):
 
     def add_app(self, label: str, *, name: str = "oidc_client", status: str = "ACTIVE") -> str:
         """Add an app (an OAuth client of a partner); returns its id (``0oa...``)."""
-        app_id = _id("0oa", label)
+        app_id = _id("0oa", f"{label}\x00{name}")
         with self.lock:
             self.apps[app_id] = {
                 "id": app_id,

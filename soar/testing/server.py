@@ -100,7 +100,10 @@ class FakeServer:
         if self._ssl is not None:
             server.socket = self._ssl.wrap_socket(server.socket, server_side=True)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name=f"fake-{self.kind}", daemon=True)
+        # A short poll interval makes stop() quick: tests start and stop fakes all the time.
+        self._thread = threading.Thread(
+            target=server.serve_forever, args=(0.05,), name=f"fake-{self.kind}", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -246,6 +249,7 @@ def _logged(request: Incoming, status: int) -> Logged:
 def _handler(fake: FakeServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as httpx expects
+        disable_nagle_algorithm = True  # headers and body go in two writes: no 40 ms delayed-ACK stall
 
         def _serve(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
