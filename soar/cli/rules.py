@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import textwrap
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
@@ -226,11 +227,15 @@ def _print_exceptions(rows: list[dict[str, object]]) -> None:
     if not rows:
         return
     table = Table(show_edge=False)
-    for column in ("id", "rule", "owner", "expires", "status"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("reason", no_wrap=True, overflow="ellipsis", max_width=60)
+    table.add_column("id", overflow="fold")
+    table.add_column("rule", overflow="fold", max_width=36)
+    table.add_column("owner", overflow="fold")
+    table.add_column("expires", no_wrap=True, min_width=10)
+    table.add_column("status", no_wrap=True, min_width=20)  # "expires in 14 day(s)" on one line
+    table.add_column("reason", ratio=1, min_width=12)
     marks = {"active": "[green]active[/green]", "expired": "[red]expired[/red]"}
     for row in rows:
         status = marks.get(str(row["status"]), f"[yellow]expires in {row['days_left']} day(s)[/yellow]")
-        table.add_row(*(str(row[k]) for k in ("id", "rule", "owner", "expires")), status, str(row["reason"]))
+        reason = textwrap.shorten(str(row["reason"]), 120)  # in full with --json
+        table.add_row(*(str(row[k]) for k in ("id", "rule", "owner", "expires")), status, reason)
     out_console.print(table)
