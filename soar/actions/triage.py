@@ -115,6 +115,8 @@ class TriageActivities:
         }
         try:
             response = await self.search.es.count(index=found.source_index, query=query)
+        except NotFoundError:
+            return 0  # the source index is gone (retention): nothing related to count
         except ApiError as exc:
             raise search_error(exc, f"counting events related to alert {found.alert_id}") from None
         return int(response["count"])
