@@ -64,10 +64,22 @@ def canonical_json(value: Any) -> bytes:
     Raises:
         ValueError: the value cannot be written as JSON (NaN, infinity, an unknown type).
     """
-    plain = to_jsonable_python(value)
+    return _dumps(to_jsonable_python(value))
+
+
+def _dumps(plain: Any) -> bytes:
     return json.dumps(
         plain, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     ).encode()
+
+
+def document_hash(document: dict[str, Any]) -> str:
+    """The hash a stored record must carry: SHA-256 of the canonical JSON of the document without ``hash``.
+
+    Raises:
+        ValueError: the document holds a value JSON cannot carry (NaN, infinity).
+    """
+    return sha256_hex(_dumps({k: v for k, v in document.items() if k != "hash"}))
 
 
 def sha256_hex(data: bytes) -> str:
@@ -146,7 +158,7 @@ class AuditEntry(BaseModel):
 
     def compute_hash(self) -> str:
         """SHA-256 over the canonical JSON of every field but ``hash``."""
-        return sha256_hex(canonical_json(self.fields()))
+        return document_hash(self.fields())
 
     def sealed(self) -> AuditRecord:
         """This entry with its hash."""
@@ -162,6 +174,9 @@ class AuditRecord(AuditEntry):
     def doc_id(self) -> str:
         """The document id: ``<stream>:<seq, 8 digits>``."""
         return doc_id(self.stream, self.seq)
+
+
+RECORD_FIELDS = frozenset(AuditRecord.model_fields)
 
 
 def doc_id(stream: str, seq: int) -> str:

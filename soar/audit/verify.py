@@ -19,13 +19,12 @@ from typing import Any
 from elasticsearch import ApiError
 from pydantic import BaseModel, Field
 
-from soar.audit.models import AuditRecord, StreamHead
-from soar.audit.store import audit_index, heads_index, parse_record, read_head
+from soar.audit.models import RECORD_FIELDS, StreamHead, doc_id, document_hash
+from soar.audit.store import audit_index, heads_index, read_head
 from soar.detect.pit import PointInTime
 from soar.engines.search import SearchClient, search_error
-from soar.errors import AuditError
 
-PAGE = 1000
+PAGE = 5000  # osmem sorts the whole index per page: fewer, larger pages are much faster there
 _DAMAGED = -1  # a head document that does not parse
 
 
@@ -76,34 +75,32 @@ class _Chain:
         self.report.records += 1
         if not self.report.ok:
             return
+        source = hit["_source"]
         expected = self.report.last_seq + 1
-        try:
-            record = parse_record(hit["_source"], hit["_id"])
-        except AuditError as exc:
-            self.break_at(expected, f"{exc} (edited outside soar)")
+        problem = _malformed(source)
+        if problem is not None:
+            self.break_at(expected, f"malformed audit record: {problem} (edited outside soar)")
             return
-        if record.doc_id != hit["_id"]:
-            self.break_at(
-                record.seq, f"stored under id {hit['_id']}, not {record.doc_id} (moved or inserted)"
-            )
-        elif record.compute_hash() != record.hash:
-            self.break_at(record.seq, "hash mismatch: the record was edited")
-        elif record.seq > expected:
-            missing = f"{expected}" if record.seq == expected + 1 else f"{expected}-{record.seq - 1}"
+        seq, stored_id = source["seq"], doc_id(source["stream"], source["seq"])
+        # The stored document itself is hashed (not a parsed copy), so any edit of any byte shows.
+        if stored_id != hit["_id"]:
+            self.break_at(seq, f"stored under id {hit['_id']}, not {stored_id} (moved or inserted)")
+        elif _rehash(source) != source["hash"]:
+            self.break_at(seq, "hash mismatch: the record was edited")
+        elif seq > expected:
+            missing = f"{expected}" if seq == expected + 1 else f"{expected}-{seq - 1}"
             self.break_at(expected, f"seq {missing} missing: records were deleted")
-        elif record.prev_hash != self.prev_hash:
-            self.break_at(
-                record.seq, f"prev_hash does not link to seq {record.seq - 1}: reordered or inserted"
-            )
+        elif source["prev_hash"] != self.prev_hash:
+            self.break_at(seq, f"prev_hash does not link to seq {seq - 1}: reordered or inserted")
         else:
-            self._advance(record)
+            self._advance(seq, source["hash"])
 
-    def _advance(self, record: AuditRecord) -> None:
-        self.report.last_seq = record.seq
-        self.prev_hash = record.hash
+    def _advance(self, seq: int, digest: str) -> None:
+        self.report.last_seq = seq
+        self.prev_hash = digest
         head = self.head
-        if head is not None and head.seq == record.seq and head.hash != record.hash:
-            self.break_at(record.seq, "differs from the stream's head anchor: edited and re-chained")
+        if head is not None and head.seq == seq and head.hash != digest:
+            self.break_at(seq, "differs from the stream's head anchor: edited and re-chained")
 
     def finish(self) -> StreamReport:
         head, report = self.head, self.report
@@ -118,6 +115,54 @@ class _Chain:
         return report
 
 
+class Verifier:
+    """Checks hits fed in (stream, seq) order against the head anchors; no I/O, so it is testable alone.
+
+    Args:
+        heads: Every head anchor in scope, by stream (a damaged one has seq -1).
+    """
+
+    def __init__(self, heads: dict[str, StreamHead]) -> None:
+        self.heads = dict(heads)
+        self.result = VerifyReport()
+        self.chain: _Chain | None = None
+        self.seen: set[str] = set()
+
+    def feed(self, hit: dict[str, Any]) -> None:
+        """Check the next stored record (a search hit with ``_id`` and ``_source``)."""
+        name = _stream_of(hit)
+        if self.chain is None or name != self.chain.report.stream:
+            self._close()
+            if name in self.seen:  # its records were not contiguous in (stream, seq) order: a mangled seq
+                self.chain = _Chain(name, None)
+                self.chain.break_at(0, "a record sorts apart from its stream (seq field mangled)")
+            else:
+                self.chain = _Chain(name, self.heads.pop(name, None))
+            self.seen.add(name)
+        self.chain.feed(hit)
+
+    def finish(self) -> VerifyReport:
+        """The verdict, once every record was fed."""
+        self._close()
+        for name in sorted(self.heads):  # anchored streams whose every record is gone
+            self.result.streams += 1
+            self.result.broken.append(_Chain(name, self.heads[name]).finish())
+        self.heads.clear()
+        return self.result
+
+    def _close(self) -> None:
+        if self.chain is None:
+            return
+        report = self.chain.finish()
+        self.chain = None
+        self.result.streams += 1
+        self.result.records += report.records
+        if not report.ok:
+            self.result.broken.append(report)
+        elif report.head_seq is None:
+            self.result.unanchored.append(report.stream)
+
+
 async def verify(
     search: SearchClient, namespace: str, *, stream: str | None = None, page: int = PAGE
 ) -> VerifyReport:
@@ -126,39 +171,32 @@ async def verify(
     Raises:
         SearchError: the search engine failed.
     """
-    heads = await _heads(search, namespace, stream, page)
-    result = VerifyReport()
-    chain: _Chain | None = None
-    seen: set[str] = set()
+    verifier = Verifier(await _heads(search, namespace, stream, page))
     async for hit in iter_records(search, namespace, stream, page):
-        name = _stream_of(hit)
-        if chain is None or name != chain.report.stream:
-            if chain is not None:
-                _close(result, chain, heads)
-            if name in seen:  # its records were not contiguous in (stream, seq) order: a mangled seq
-                chain = _Chain(name, None)
-                chain.break_at(0, "a record sorts apart from its stream (seq field mangled)")
-            else:
-                chain = _Chain(name, heads.get(name))
-            seen.add(name)
-        chain.feed(hit)
-    if chain is not None:
-        _close(result, chain, heads)
-    for name in sorted(set(heads) - seen):  # streams whose every record is gone
-        result.streams += 1
-        result.broken.append(_Chain(name, heads[name]).finish())
-    return result
+        verifier.feed(hit)
+    return verifier.finish()
 
 
-def _close(result: VerifyReport, chain: _Chain, heads: dict[str, StreamHead]) -> None:
-    report = chain.finish()
-    result.streams += 1
-    result.records += report.records
-    heads.pop(report.stream, None)  # handled: not reported again as a stream without records
-    if not report.ok:
-        result.broken.append(report)
-    elif report.head_seq is None:
-        result.unanchored.append(report.stream)
+def _malformed(source: dict[str, Any]) -> str | None:
+    """Why a stored document cannot be a record (its fields or their types), or None."""
+    keys = set(source)
+    if keys != RECORD_FIELDS:
+        missing, extra = sorted(RECORD_FIELDS - keys), sorted(keys - RECORD_FIELDS)
+        return f"missing {', '.join(missing)}" if missing else f"unexpected {', '.join(extra)}"
+    seq = source["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        return "seq: not a positive integer"
+    for name in ("stream", "hash", "prev_hash"):
+        if not isinstance(source[name], str) or (name == "stream" and not source[name]):
+            return f"{name}: not a string"
+    return None
+
+
+def _rehash(source: dict[str, Any]) -> str:
+    try:
+        return document_hash(source)
+    except ValueError:
+        return ""  # NaN or infinity: no writer stores that
 
 
 def _stream_of(hit: dict[str, Any]) -> str:
@@ -217,4 +255,4 @@ def _checked(head: StreamHead, name: str) -> StreamHead:
     return head
 
 
-__all__ = ["StreamReport", "VerifyReport", "iter_records", "verify"]
+__all__ = ["StreamReport", "Verifier", "VerifyReport", "iter_records", "verify"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
+
 from soar.audit.models import AuditEntry, AuditRecord, StreamHead
 from soar.audit.verify import Verifier, VerifyReport
 
@@ -145,13 +147,37 @@ def test_a_record_moved_to_another_id_is_reported() -> None:
     assert "moved or inserted" in _only_broken(_check(hits, [_head(a)]))[2]
 
 
-def test_a_malformed_document_is_reported_with_its_field() -> None:
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"seq": "2"}, "seq: not a positive integer"),
+        ({"note": "approved by phone"}, "unexpected note"),  # content the hash would not cover
+        ({"hash": None}, "hash: not a string"),
+    ],
+)
+def test_a_malformed_document_is_reported_with_its_field(changes: dict[str, Any], problem: str) -> None:
     a = _chain("s", 3)
     hits = [_hit(r) for r in a]
-    hits[1] = _hit(a[1], at="yesterday")
-    stream, seq, reason = _only_broken(_check(hits, [_head(a)]))
-    assert (stream, seq) == ("s", 2)
-    assert "malformed audit record: at:" in reason
+    hits[1] = _hit(a[1], **changes)
+    assert _only_broken(_check(hits, [_head(a)])) == (
+        "s",
+        2,
+        f"malformed audit record: {problem} (edited outside soar)",
+    )
+
+
+def test_a_missing_field_is_malformed() -> None:
+    a = _chain("s", 2)
+    hits = [_hit(r) for r in a]
+    del hits[1]["_source"]["actor"]
+    assert "missing actor" in _only_broken(_check(hits, [_head(a)]))[2]
+
+
+def test_the_stored_bytes_are_hashed_so_even_a_same_instant_rewrite_shows() -> None:
+    a = _chain("s", 2)
+    hits = [_hit(r) for r in a]
+    hits[1] = _hit(a[1], at=hits[1]["_source"]["at"].replace(".000000Z", "+00:00"))
+    assert _only_broken(_check(hits, [_head(a)]))[1:] == (2, "hash mismatch: the record was edited")
 
 
 def test_only_the_first_break_of_a_stream_is_reported_and_others_stay_ok() -> None:
