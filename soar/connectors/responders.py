@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Protocol
@@ -133,7 +135,8 @@ class Responders:
         connector = self._connector(system)
         if connector is None:
             return self._dry_run(spec, "apply", system)
-        return await connector.apply(spec, attempt or Attempt())
+        with _unexpected(system, spec.target.value):
+            return await connector.apply(spec, attempt or Attempt())
 
     async def revert(self, spec: ActionSpec, applied: ActionResult) -> ActionResult:
         """Revert what applying ``spec`` did, as ``applied`` recorded it.
@@ -149,7 +152,8 @@ class Responders:
         connector = None if applied.outcome is ActionOutcome.DRY_RUN else self._connector(applied.system)
         if connector is None:
             return self._dry_run(spec, "revert", applied.system)
-        return await connector.revert(spec, applied)
+        with _unexpected(applied.system, spec.target.value):
+            return await connector.revert(spec, applied)
 
     async def identity(self, entity: Entity) -> IdentityContext | None:
         """What the user's IdP knows about them; None for other entities, an unset IdP or an unknown user.
@@ -160,10 +164,11 @@ class Responders:
         if entity.kind is not EntityKind.USER:
             return None
         system = self.system_for(entity)
-        if system == "keycloak" and self.keycloak is not None:
-            return await self.keycloak.identity(entity.value)
-        if system == "okta" and self.okta is not None:
-            return await self.okta.identity(entity.value)
+        with _unexpected(system, entity.value):
+            if system == "keycloak" and self.keycloak is not None:
+                return await self.keycloak.identity(entity.value)
+            if system == "okta" and self.okta is not None:
+                return await self.okta.identity(entity.value)
         return None
 
     async def notify(self, notification: Notification) -> None:
@@ -232,3 +237,13 @@ class Responders:
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.aclose()
+
+
+@contextmanager
+def _unexpected(system: str, target: str) -> Iterator[None]:
+    """A vendor answer of an unexpected shape (not JSON, a missing field) becomes a refusal, not a crash."""
+    try:
+        yield
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
+        raise ConnectorError(f"{system}: unexpected answer about {target}: {detail}") from exc

@@ -6,7 +6,9 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
+from pydantic import SecretStr
 
 from soar.connectors import Responders
 from soar.errors import ConnectorError, ConnectorUnavailable
@@ -18,7 +20,7 @@ from soar.response.models import (
     Notification,
     NotificationKind,
 )
-from soar.response.settings import ConnectorSettings
+from soar.response.settings import ConnectorSettings, OktaSettings
 from soar.testing import FakeKeycloak, FakeKubernetes, FakeOkta, FakeWebhook, connector_settings
 
 from .conftest import SpecFactory, make_spec
@@ -197,3 +199,19 @@ async def test_notification_dry_run_file(webhook: FakeWebhook, tmp_path: Path) -
     assert request["headers"]["X-Soar-Signature"] == "<redacted>"
     assert request["body"]["subject"] == "Approval overdue"
     assert webhook.requests == []
+
+
+async def test_an_answer_of_unexpected_shape_is_a_refusal(spec: SpecFactory, tmp_path: Path) -> None:
+    # A proxy's login page instead of JSON: a clear refusal, not a crash of the activity.
+    def html(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, text="<html>please sign in</html>")
+
+    settings = ConnectorSettings(
+        okta=OktaSettings(url="https://bank.okta.example", api_token=SecretStr("t0k"))
+    )
+    async with Responders(settings, tmp_path, transport=httpx.MockTransport(html)) as responders:
+        with pytest.raises(
+            ConnectorError, match=r"^okta: unexpected answer about alice: JSONDecodeError"
+        ) as caught:
+            await responders.apply(spec(ActionKind.DISABLE_USER, EntityKind.USER, "alice", "okta"))
+    assert not isinstance(caught.value, ConnectorUnavailable)
