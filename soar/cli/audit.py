@@ -25,6 +25,8 @@ async def verify_command(
     settings = State.settings()
     async with search_session(settings) as search:
         report = await verify(search, settings.namespace, stream=stream)
+    if stream is not None and report.streams == 0:  # a mistyped stream must not read as "OK"
+        raise InputError(f"no audit records and no head anchor for stream {stream}", field="--stream")
     if json_out:
         print_json_line(_verdict(report))
     else:
