@@ -85,6 +85,7 @@ class FakeServer:
         self._log: list[Logged] = []
         self._routes: list[tuple[str, re.Pattern[str], Handler]] = []
         self._failures: list[int] = []
+        self._lost: list[tuple[str | None, int]] = []
         self._ssl = ssl_context
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -156,6 +157,15 @@ class FakeServer:
         with self.lock:
             self._failures.extend([status] * count)
 
+    def lose_next(self, count: int = 1, status: int = 502, method: str | None = None) -> None:
+        """Carry out the next ``count`` requests (of ``method``) but answer ``status`` instead.
+
+        The change is made and counted and the client never learns it: as when a worker dies right after the
+        server acted.
+        """
+        with self.lock:
+            self._lost.extend([(method, status)] * count)
+
     def reset_log(self) -> None:
         """Forget the request log and the counters (the state stays)."""
         with self.lock:
@@ -211,10 +221,18 @@ class FakeServer:
                 return refusal
             args = {k: unquote(v) for k, v in found.groupdict().items()}
             try:
-                return handler(request, **args)
+                reply = handler(request, **args)
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 return Reply(400, {"error": "bad request", "message": f"{type(exc).__name__}: {exc}"})
+            return self._maybe_lost(request, reply)
         return Reply(405 if matched_path else 404, {"error": "no such endpoint"})
+
+    def _maybe_lost(self, request: Incoming, reply: Reply) -> Reply:
+        for index, (method, status) in enumerate(self._lost):
+            if method is None or method == request.method:
+                del self._lost[index]
+                return Reply(status, {"error": "the answer was lost"})
+        return reply
 
     def _introspect(self, request: Incoming) -> Reply:
         if request.path == "/_fake/mutations":

@@ -121,3 +121,27 @@ async def test_notify_activity(responders: Responders, webhook: FakeWebhook) -> 
 def test_activity_names_for_workers(responders: Responders) -> None:
     names = [getattr(f, "__temporal_activity_definition").name for f in response_activities(responders)]
     assert names == ["containment.apply", "containment.revert", "response.identity", "response.notify"]
+
+
+async def test_answer_lost_after_the_change_then_retry_keeps_exactly_one_change(
+    responders: Responders, keycloak: FakeKeycloak, spec: SpecFactory
+) -> None:
+    activities = ContainmentActivities(responders)
+    action = spec(ActionKind.DISABLE_USER, EntityKind.USER, "alice", "keycloak")
+    keycloak.lose_next(1, status=502, method="PUT")  # Keycloak disables alice, soar never hears back
+    first = ActivityEnvironment()
+    beats: list[Any] = []
+    first.on_heartbeat = lambda *details: beats.extend(details)
+    with pytest.raises(ApplicationError) as caught:
+        await first.run(activities.apply_action, action)
+    assert caught.value.non_retryable is False  # Temporal will run it again
+    assert keycloak.user("alice")["enabled"] is False
+
+    retry = ActivityEnvironment()
+    retry.info = dataclasses.replace(retry.info, attempt=2, heartbeat_details=beats)
+    result = await retry.run(activities.apply_action, action)
+    assert result.outcome is ActionOutcome.ALREADY_APPLIED
+    assert result.undo["was_enabled"] is True
+    assert keycloak.mutations[("disable_user", "alice")] == 1
+    await ActivityEnvironment().run(activities.revert_action, RevertInput(spec=action, applied=result))
+    assert keycloak.user("alice")["enabled"] is True
