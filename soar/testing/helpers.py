@@ -15,13 +15,7 @@ from typing import Any, Protocol, Self
 
 import httpx
 
-from soar.response.settings import (
-    ConnectorSettings,
-    KeycloakSettings,
-    KubernetesSettings,
-    OktaSettings,
-    WebhookSettings,
-)
+from soar.response.settings import ConnectorSettings, TlsOptions
 from soar.testing.keycloak import FakeKeycloak
 from soar.testing.kubernetes import FakeKubernetes
 from soar.testing.okta import FakeOkta
@@ -55,9 +49,9 @@ class Running(Protocol):
         ...
 
 
-def fake_settings(fake: Running, **tls: Any) -> Any:
+def fake_settings(fake: Running, **tls: Any) -> TlsOptions:
     """The settings block of one system pointing at ``fake`` (``tls``: ca_certs, client_cert, ...)."""
-    return getattr(FAKES[fake.kind], "settings_from")(fake.url, fake.config, **tls)  # noqa: B009  # each fake defines it
+    return FAKES[fake.kind].settings_from(fake.url, fake.config, **tls)
 
 
 def connector_settings(
@@ -75,10 +69,10 @@ def connector_settings(
     Example:
         ``with FakeKeycloak() as kc: Responders(connector_settings(keycloak=kc), tmp_path)``
     """
-    kc: KeycloakSettings | None = fake_settings(keycloak, **tls) if keycloak else None
-    ok: OktaSettings | None = fake_settings(okta, **tls) if okta else None
-    k8s: KubernetesSettings | None = fake_settings(kubernetes, **tls) if kubernetes else None
-    hook: WebhookSettings | None = fake_settings(webhook, **tls) if webhook else None
+    kc = FakeKeycloak.settings_from(keycloak.url, keycloak.config, **tls) if keycloak else None
+    ok = FakeOkta.settings_from(okta.url, okta.config, **tls) if okta else None
+    k8s = FakeKubernetes.settings_from(kubernetes.url, kubernetes.config, **tls) if kubernetes else None
+    hook = FakeWebhook.settings_from(webhook.url, webhook.config, **tls) if webhook else None
     return ConnectorSettings(
         dry_run=dry_run, keycloak=kc, okta=ok, kubernetes=k8s, webhook=hook, timeout=timeout
     )

@@ -14,6 +14,8 @@ from types import TracebackType
 from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from soar.response.settings import TlsOptions
+
 _SECRET_FIELDS = frozenset({"client_secret", "password", "secret", "token", "api_token"})
 
 
@@ -184,6 +186,11 @@ class FakeServer:
     def authorize(self, request: Incoming) -> Reply | None:
         """None when the request may proceed, else the refusal (subclasses check credentials)."""
         return None
+
+    @staticmethod
+    def settings_from(url: str, config: Mapping[str, Any], **tls: Any) -> TlsOptions:
+        """The connector settings block pointing at a fake of this kind at ``url`` (subclasses)."""
+        raise NotImplementedError
 
     def seed(self, data: Mapping[str, Any]) -> None:
         """Load users, clients, pods... from a seed document (subclasses)."""
