@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from soar.audit.models import AuditEntry, AuditRecord, canonical_json, doc_id, input_hash
+from soar.audit.models import AuditAction, AuditEntry, AuditRecord, canonical_json, doc_id, input_hash
 
 GOLDEN_JSON = (
     '{"action":"action.applied","actor":"soar:containment","at":"2025-03-01T08:30:15.123456Z",'
@@ -58,6 +58,10 @@ def test_hash_survives_the_round_trip_through_stored_json() -> None:
 def test_the_same_instant_in_another_offset_hashes_the_same() -> None:
     utc = _entry(at=datetime(2025, 3, 1, 8, 30, 15, 123456, tzinfo=UTC))
     assert utc.compute_hash() == GOLDEN_HASH
+
+
+def test_an_action_from_the_vocabulary_hashes_as_its_string() -> None:
+    assert _entry(action=AuditAction.ACTION_APPLIED).compute_hash() == GOLDEN_HASH
 
 
 @pytest.mark.parametrize(
