@@ -31,10 +31,15 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, yaml.YAMLError) as exc:
             print(f"{args.seed}: cannot read the seed: {exc}".replace("\n", " "), file=sys.stderr)
             return 2
+    try:
+        fake = FAKES[args.kind].from_seed(data, port=args.port)
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        print(f"{args.seed}: bad seed for {args.kind}: {exc}".replace("\n", " "), file=sys.stderr)
+        return 2
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    with FAKES[args.kind].from_seed(data, port=args.port) as fake:
+    with fake:
         # The config holds the fake's test credentials: the parent needs them to build settings.
         print(json.dumps({"kind": fake.kind, "url": fake.url, "config": fake.config}), flush=True)
         stop.wait()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
 from soar.testing import FakeKeycloak, FakeKubernetes, FakeOkta, FakeWebhook, read_mutations
+from soar.testing.__main__ import main as serve_main
 from soar.testing.kubernetes import merge_patch
 
 AP = "/apis/security.istio.io/v1/namespaces/istio-system/authorizationpolicies"
@@ -104,3 +107,15 @@ def test_seeding_from_a_document() -> None:
     assert pods.pod("ns/p")["metadata"]["labels"] == {"a": "b"}
     with pytest.raises(RuntimeError, match="not started"):
         _ = pods.url
+
+
+def test_serve_with_a_bad_seed_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text("users:\n  - usernam: x\n")
+    assert serve_main(["serve", "keycloak", "--seed", str(seed)]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith(f"{seed}: bad seed for keycloak:")
+    assert "usernam" in error
+    assert "\n" not in error
