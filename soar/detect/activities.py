@@ -12,7 +12,6 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from soar.detect.checkpoints import read_checkpoints, write_checkpoints
-from soar.detect.exception_files import exceptions_in_force
 from soar.detect.execute import search_window
 from soar.detect.handover import hand_over
 from soar.detect.models import (
@@ -25,7 +24,7 @@ from soar.detect.models import (
     SearchWindowOutput,
 )
 from soar.detect.routing import RoutingTable
-from soar.detect.ruleset import detect_rules, group_rules
+from soar.detect.ruleset import detect_items, sweep_groups, with_exceptions
 from soar.engines.search import SearchClient
 from soar.errors import EngineError, InputError, SoarError
 from soar.rules.compile import compile_rules
@@ -60,20 +59,29 @@ class DetectActivities:
 
     @activity.defn(name="detect.load_group")
     async def load_group(self, spec: LoadGroupInput) -> LoadGroupOutput:
-        """Compile the group's rules from disk, with their options and checkpoints."""
+        """Compile the group's rules and correlations from disk, with their options and checkpoints.
+
+        A rule whose ``soar:`` attribute is bad is left out and reported; the others run.
+        """
         try:
             compiled = compile_rules(spec.rules_path, cache_dir=self.cache_dir)
-            rules = group_rules(compiled.rules).get(spec.group_id, [])
+            rules = sweep_groups(compiled).get(spec.group_id, [])
             wanted = {ref.rule_id for ref in spec.rules}
             if wanted:
                 rules = [r for r in rules if r.rule_id in wanted]
             missing = sorted(wanted - {r.rule_id for r in rules})
-            detect = detect_rules(rules, spec.defaults)
-            detect, exceptions = exceptions_in_force(detect, spec.exceptions_path, datetime.now(UTC).date())
-            checkpoints = await read_checkpoints(self.search, spec.namespace, [r.rule_id for r in rules])
+            detect, errors = detect_items(rules, spec.defaults)
+            detect, exceptions = with_exceptions(detect, spec.exceptions_path, datetime.now(UTC).date())
+            checkpoints = await read_checkpoints(self.search, spec.namespace, [r.rule_id for r in detect])
         except (InputError, EngineError) as exc:
             raise _application_error(exc) from exc
-        return LoadGroupOutput(rules=detect, checkpoints=checkpoints, missing=missing, exceptions=exceptions)
+        return LoadGroupOutput(
+            rules=detect,
+            checkpoints=checkpoints,
+            missing=missing,
+            exceptions=exceptions,
+            errors=[str(e) for e in errors],
+        )
 
     @activity.defn(name="detect.search_window")
     async def search_window(self, spec: SearchWindowInput) -> SearchWindowOutput:

@@ -6,6 +6,10 @@ a rule whose first page is full is streamed to the end with a point in time and 
 DESIGN trap 6), at most ``concurrency`` at once. Alerts are written with ``op_type: create``: a 409 is a
 duplicate, never an error. Once a rule has written its ``max_alerts`` new alerts the rest is left for the
 next run, and the rule's ``reached`` time stops at the last hit it handled.
+
+Correlations and the rules whose ``soar:`` attribute makes them threshold, new terms or flatline rules run
+beside them in the same step (:mod:`soar.detect.correlate`, :mod:`soar.detect.newterms`,
+:mod:`soar.detect.flatline`), each with its own searches, under the same ``concurrency``.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from typing import Any
 from elasticsearch import ApiError
 
 from soar.detect.alerts import AlertContext, alert_document, alerts_index
-from soar.detect.models import RuleWindow, RuleWindowResult, SearchWindowInput
+from soar.detect.correlate import correlation_plan, run_correlation, threshold_plan
+from soar.detect.flatline import run_flatline
+from soar.detect.models import DetectCorrelation, DetectRule, RuleWindow, RuleWindowResult, SearchWindowInput
+from soar.detect.newterms import run_new_terms
 from soar.detect.pit import PointInTime
 from soar.detect.suppression import Suppressor
 from soar.engines.search import SearchClient, search_error
@@ -26,17 +33,29 @@ from soar.errors import SearchError
 from soar.telemetry.ecs import format_timestamp
 
 
+def plain_rule(item: RuleWindow) -> DetectRule:
+    """The item's rule when it alerts once per hit (not a correlation, threshold, new terms or flatline rule).
+
+    Raises:
+        TypeError: the item is not such a rule.
+    """
+    if isinstance(item.rule, DetectRule) and item.rule.options.kind == "rule":
+        return item.rule
+    raise TypeError(f"rule {item.rule.rule_id} does not alert once per hit")
+
+
 def window_query(item: RuleWindow) -> dict[str, Any]:
     """The rule's query restricted to its window on its time field."""
+    rule = plain_rule(item)
     time_range = {
         "gte": format_timestamp(item.window.start),
         "lt": format_timestamp(item.window.end),
         "format": "strict_date_optional_time",
     }
-    in_window = {"range": {item.rule.options.time_field: time_range}}
-    query: dict[str, Any] = {"bool": {"filter": [item.rule.rule.query, in_window]}}
-    if item.rule.exceptions is not None:  # excepted events are never fetched (soar.detect.exceptions)
-        query["bool"]["must_not"] = item.rule.exceptions.must_not
+    in_window = {"range": {rule.options.time_field: time_range}}
+    query: dict[str, Any] = {"bool": {"filter": [rule.rule.query, in_window]}}
+    if rule.exceptions is not None:  # excepted events are never fetched (soar.detect.exceptions)
+        query["bool"]["must_not"] = rule.exceptions.must_not
     return query
 
 
@@ -52,12 +71,13 @@ class _RuleWriter:
     ) -> None:
         self.client = client
         self.item = item
+        self.rule = plain_rule(item)
         self.index = alerts_index(spec.namespace)
         self.ctx = AlertContext(
-            rule=item.rule, group_id=spec.group_id, run_id=spec.run_id, window=item.window, created=now
+            rule=self.rule, group_id=spec.group_id, run_id=spec.run_id, window=item.window, created=now
         )
         self.hits = self.created = self.duplicates = self.suppressed = 0
-        suppress = item.rule.options.suppress
+        suppress = self.rule.options.suppress
         self.suppressor = Suppressor(client, self.index, self.ctx, suppress) if suppress else None
         self.last: datetime | None = None
         self.seen: set[tuple[str, str]] = set()
@@ -93,7 +113,7 @@ class _RuleWriter:
         try:
             response = await self.client.es.bulk(operations=operations)
         except ApiError as exc:
-            raise search_error(exc, f"writing alerts of rule {self.item.rule.rule.rule_id}") from None
+            raise search_error(exc, f"writing alerts of rule {self.rule.rule.rule_id}") from None
         for entry in response["items"]:
             status = entry["create"].get("status", 500)
             if status == 409:
@@ -102,13 +122,13 @@ class _RuleWriter:
                 self.created += 1
             else:
                 reason = str(entry["create"].get("error"))[:300]
-                raise SearchError(f"writing alert of rule {self.item.rule.rule.rule_id}: {reason}")
+                raise SearchError(f"writing alert of rule {self.rule.rule.rule_id}: {reason}")
 
     def result(self, exhausted: bool) -> RuleWindowResult:
         capped = self.left_over or (self.full and not exhausted)
         reached = self.last if capped and self.last is not None else self.item.window.end
         return RuleWindowResult(
-            rule_id=self.item.rule.rule.rule_id,
+            rule_id=self.rule.rule.rule_id,
             hits=self.hits,
             created=self.created,
             duplicates=self.duplicates,
@@ -122,11 +142,15 @@ def _hit_time(hit: dict[str, Any]) -> datetime:
     return datetime.fromtimestamp(int(hit["sort"][0]) / 1000, UTC)
 
 
-async def _first_pages(client: SearchClient, spec: SearchWindowInput) -> list[dict[str, Any]]:
+async def _first_pages(
+    client: SearchClient, spec: SearchWindowInput, items: list[RuleWindow]
+) -> list[dict[str, Any]]:
+    if not items:
+        return []
     searches: list[dict[str, Any]] = []
-    for item in spec.items:
+    for item in items:
         body = {"query": window_query(item), "sort": _sort(item), "size": spec.page_size}
-        searches += [{"index": item.rule.rule.index}, body]
+        searches += [{"index": plain_rule(item).rule.index}, body]
     try:
         response = await client.es.msearch(searches=searches, max_concurrent_searches=spec.concurrency)
     except ApiError as exc:
@@ -137,7 +161,7 @@ async def _first_pages(client: SearchClient, spec: SearchWindowInput) -> list[di
 async def _stream(
     client: SearchClient, item: RuleWindow, page_size: int
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    async with PointInTime(client, item.rule.rule.index) as pit:
+    async with PointInTime(client, plain_rule(item).rule.index) as pit:
         async for page in pit.pages(window_query(item), _sort(item), page_size):
             yield page
 
@@ -147,7 +171,7 @@ async def _run_rule(
 ) -> RuleWindowResult:
     if "error" in first:
         reason = str(first["error"].get("reason", first["error"]))[:300]
-        raise SearchError(f"rule {item.rule.rule.rule_id}: search failed: {reason}")
+        raise SearchError(f"rule {item.rule.rule_id}: search failed: {reason}")
     writer = _RuleWriter(client, spec, item, now)
     hits = first["hits"]["hits"]
     await writer.write(hits)
@@ -162,6 +186,24 @@ async def _run_rule(
     return writer.result(exhausted)
 
 
+def _is_plain(item: RuleWindow) -> bool:
+    return isinstance(item.rule, DetectRule) and item.rule.options.kind == "rule"
+
+
+async def _run_aggregate(
+    client: SearchClient, spec: SearchWindowInput, item: RuleWindow, now: datetime
+) -> RuleWindowResult:
+    """A correlation's, threshold's, new terms' or flatline rule's window."""
+    rule = item.rule
+    if isinstance(rule, DetectCorrelation):
+        return await run_correlation(client, spec, item, correlation_plan(rule), now)
+    if rule.options.threshold is not None:
+        return await run_correlation(client, spec, item, threshold_plan(rule), now)
+    if rule.options.new_terms is not None:
+        return await run_new_terms(client, spec, item, rule, now)
+    return await run_flatline(client, spec, item, rule, now)
+
+
 async def search_window(
     client: SearchClient, spec: SearchWindowInput, now: datetime
 ) -> list[RuleWindowResult]:
@@ -170,14 +212,17 @@ async def search_window(
     Raises:
         SearchError: a search or a write failed (the step is retried as a whole: writes are idempotent).
     """
-    firsts = await _first_pages(client, spec)
+    plain = {n: item for n, item in enumerate(spec.items) if _is_plain(item)}
+    firsts = dict(zip(plain, await _first_pages(client, spec, list(plain.values())), strict=True))
     gate = asyncio.Semaphore(spec.concurrency)
 
-    async def one(item: RuleWindow, first: dict[str, Any]) -> RuleWindowResult:
+    async def one(n: int, item: RuleWindow) -> RuleWindowResult:
         async with gate:
-            return await _run_rule(client, spec, item, first, now)
+            if n in firsts:
+                return await _run_rule(client, spec, item, firsts[n], now)
+            return await _run_aggregate(client, spec, item, now)
 
-    results = await asyncio.gather(*(one(i, f) for i, f in zip(spec.items, firsts, strict=True)))
+    results = await asyncio.gather(*(one(n, item) for n, item in enumerate(spec.items)))
     try:
         await client.es.indices.refresh(index=alerts_index(spec.namespace))
     except ApiError as exc:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from soar.detect.exceptions import ExceptionsInForce, RuleExceptions
 from soar.detect.settings import DetectSettings, RuleOptions
-from soar.rules.models import CompiledRule
+from soar.rules.models import CompiledCorrelation, CompiledRule
 
 
 class RuleRef(BaseModel):
@@ -23,9 +25,49 @@ class DetectRule(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    kind: Literal["rule"] = "rule"
     rule: CompiledRule
     options: RuleOptions
     exceptions: RuleExceptions | None = None  # in force for this run: a must_not of its window query
+
+    @property
+    def rule_id(self) -> str:
+        """The rule's id (its checkpoint's and its alerts' rule id)."""
+        return self.rule.rule_id
+
+    @property
+    def content_hash(self) -> str:
+        """The content hash of the compiled rule."""
+        return self.rule.content_hash
+
+
+class DetectCorrelation(BaseModel):
+    """A compiled Sigma correlation with the options it is swept with.
+
+    ``part_exceptions`` holds the exceptions in force for each referenced rule (by rule id): an event
+    excepted from a rule does not count towards the correlation either.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: Literal["correlation"] = "correlation"
+    correlation: CompiledCorrelation
+    options: RuleOptions
+    part_exceptions: dict[str, RuleExceptions] = Field(default_factory=dict)
+
+    @property
+    def rule_id(self) -> str:
+        """The correlation's id."""
+        return self.correlation.rule_id
+
+    @property
+    def content_hash(self) -> str:
+        """The content hash of the compiled correlation."""
+        return self.correlation.content_hash
+
+
+# What a sweep runs: a rule (one alert per hit, or threshold / new terms / flatline) or a correlation.
+Sweepable = Annotated[DetectRule | DetectCorrelation, Field(discriminator="kind")]
 
 
 class Window(BaseModel):
@@ -94,6 +136,8 @@ class SweepResult(BaseModel):
     gaps_filled: int = 0
     gaps_missed: int = 0
     capped: list[str] = Field(default_factory=list)
+    truncated: list[str] = Field(default_factory=list)  # correlations that hit the per-group event cap
+    rule_errors: list[str] = Field(default_factory=list)  # rules skipped: a bad soar: attribute
     suppressed: int = 0  # hits counted on an earlier alert of their group-by values (soar.detect.suppression)
     exceptions: ExceptionsInForce = Field(default_factory=ExceptionsInForce)
     handed_over: int = 0
@@ -115,16 +159,17 @@ class LoadGroupInput(BaseModel):
 class LoadGroupOutput(BaseModel):
     """The group's rules with their options, each rule's checkpoint, and refs no longer found."""
 
-    rules: list[DetectRule]
+    rules: list[Sweepable]
     checkpoints: dict[str, Checkpoint]
     missing: list[str] = Field(default_factory=list)
     exceptions: ExceptionsInForce = Field(default_factory=ExceptionsInForce)
+    errors: list[str] = Field(default_factory=list)  # one line per rule skipped (file, rule id, field)
 
 
 class RuleWindow(BaseModel):
     """One rule's window in a sweep step, and how many new alerts it may still write this run."""
 
-    rule: DetectRule
+    rule: Sweepable
     window: Window
     max_alerts: int
 
@@ -138,6 +183,7 @@ class SearchWindowInput(BaseModel):
     items: list[RuleWindow]
     page_size: int
     concurrency: int
+    max_group_events: int = 10_000  # correlations: events read per group and referenced rule, per window
 
 
 class RuleWindowResult(BaseModel):
@@ -149,6 +195,7 @@ class RuleWindowResult(BaseModel):
     duplicates: int
     capped: bool
     suppressed: int = 0
+    truncated: bool = False  # a correlation group held more events than max_group_events
     reached: AwareDatetime
 
 

@@ -16,14 +16,13 @@ from soar.config import Settings
 from soar.detect.checkpoints import ensure_indices
 from soar.detect.models import RuleRef, SweepInput, SweepResult
 from soar.detect.routing import RoutingTable
-from soar.detect.ruleset import group_rules
+from soar.detect.ruleset import SweepRule, sweep_groups
 from soar.detect.settings import DetectSettings
 from soar.detect.sweep import SweepWorkflow
 from soar.detect.worker import detect_worker
 from soar.engines.search import SearchClient
 from soar.errors import RuleError
 from soar.rules.compile import compile_rules, default_cache_dir
-from soar.rules.models import CompiledRule
 
 
 class RunSummary(BaseModel):
@@ -55,15 +54,15 @@ class RunSummary(BaseModel):
 
 def rule_groups(
     paths: Sequence[Path], settings: Settings
-) -> tuple[dict[str, list[CompiledRule]], list[RuleError]]:
-    """Compile the rules (with the cache) and group them; errors are returned, not raised."""
+) -> tuple[dict[str, list[SweepRule]], list[RuleError]]:
+    """Compile the rules (with the cache) and group them with their correlations; errors are returned, not raised."""
     compiled = compile_rules(paths, cache_dir=default_cache_dir(settings.data_dir))
-    return group_rules(compiled.rules), compiled.errors
+    return sweep_groups(compiled), compiled.errors
 
 
 def sweep_input(
     group: str,
-    rules: list[CompiledRule],
+    rules: list[SweepRule],
     paths: Sequence[Path],
     settings: Settings,
     detect: DetectSettings,
@@ -118,4 +117,5 @@ async def run_once(
                 for group, rules in groups.items()
             )
         )
-    return RunSummary(sweeps=list(sweeps), rule_errors=[str(e) for e in errors])
+    skipped = [e for s in sweeps for e in s.rule_errors]  # rules whose soar: attribute is bad
+    return RunSummary(sweeps=list(sweeps), rule_errors=[*(str(e) for e in errors), *skipped])

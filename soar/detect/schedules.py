@@ -22,11 +22,11 @@ from temporalio.client import (
 from temporalio.service import RPCError
 
 from soar.config import Settings
+from soar.detect.ruleset import SweepRule
 from soar.detect.run import sweep_input
 from soar.detect.settings import DetectSettings
 from soar.detect.sweep import SweepWorkflow
 from soar.errors import EngineError
-from soar.rules.models import CompiledRule
 
 
 def schedule_id(group: str) -> str:
@@ -36,7 +36,7 @@ def schedule_id(group: str) -> str:
 
 def group_schedule(
     group: str,
-    rules: list[CompiledRule],
+    rules: list[SweepRule],
     paths: Sequence[Path],
     settings: Settings,
     detect: DetectSettings,

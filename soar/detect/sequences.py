@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -274,7 +274,7 @@ def _match(spec: SequenceSpec, events: list[Event], i: int, decided: int) -> Mat
 
 
 def group_matches(
-    spec: SequenceSpec, groups: dict[tuple[str, ...], Sequence[Event]], start: int, end: int
+    spec: SequenceSpec, groups: Mapping[tuple[str, ...], Sequence[Event]], start: int, end: int
 ) -> list[tuple[tuple[str, ...], Match]]:
     """:func:`find_matches` over every group, ordered by decision time (then group key)."""
     found = [(key, m) for key, events in groups.items() for m in find_matches(spec, events, start, end)]

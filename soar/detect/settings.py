@@ -236,6 +236,8 @@ class DetectSettings(BaseModel):
         concurrency: Searches a window runs at once.
         catchup_window: How far back a Temporal Schedule catches up runs it missed while down.
         exceptions: The folder of exception files (None: ``exceptions/`` in the first rules folder).
+        max_group_events: Correlations and thresholds: events read per group and referenced rule in one
+            window; a group with more is evaluated on its first ones and reported as truncated.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -245,6 +247,7 @@ class DetectSettings(BaseModel):
     concurrency: int = Field(default=4, ge=1)
     catchup_window: timedelta = timedelta(days=1)
     exceptions: Path | None = None
+    max_group_events: int = Field(default=10_000, ge=100, le=1_000_000)
 
     _durations = field_validator("catchup_window", mode="before")(parse_duration)
 

@@ -53,13 +53,14 @@ class SweepWorkflow:
         )
         result = SweepResult(group_id=sweep.group_id, rules=len(loaded.rules), missing_rules=loaded.missing)
         result.exceptions = loaded.exceptions
+        result.rule_errors = loaded.errors
         plans = [
-            plan_rule(r, loaded.checkpoints.get(r.rule.rule_id), now, run_id, force=sweep.force)
+            plan_rule(r, loaded.checkpoints.get(r.rule_id), now, run_id, force=sweep.force)
             for r in loaded.rules
         ]
         result.gaps_missed = sum(1 for p in plans for g in p.gaps if not g.filled)
         checkpoints = dict(loaded.checkpoints)
-        budgets = {p.rule.rule.rule_id: p.rule.options.max_alerts for p in plans}
+        budgets = {p.rule.rule_id: p.rule.options.max_alerts for p in plans}
         step = 0
         while items := steps(plans, budgets, step):
             await self._step(sweep, plans, checkpoints, budgets, step, result)
@@ -94,12 +95,13 @@ class SweepWorkflow:
                 namespace=sweep.namespace,
                 items=items,
                 page_size=sweep.settings.page_size,
+                max_group_events=sweep.settings.max_group_events,
                 concurrency=sweep.settings.concurrency,
             ),
             start_to_close_timeout=_SEARCH,
             retry_policy=_RETRY,
         )
-        by_rule = {p.rule.rule.rule_id: p for p in plans}
+        by_rule = {p.rule.rule_id: p for p in plans}
         for res in out.results:
             plan = by_rule[res.rule_id]
             last = step == len(plan.windows) - 1
@@ -117,6 +119,8 @@ class SweepWorkflow:
             result.suppressed += res.suppressed
             if res.capped:
                 result.capped.append(res.rule_id)
+            if res.truncated and res.rule_id not in result.truncated:
+                result.truncated.append(res.rule_id)
         await workflow.execute_activity_method(
             DetectActivities.save_checkpoints,
             SaveCheckpointsInput(

@@ -14,7 +14,16 @@ from datetime import datetime, timedelta
 
 from pydantic import BaseModel, Field
 
-from soar.detect.models import Checkpoint, DetectRule, Gap, RuleWindow, RuleWindowResult, Window
+from soar.detect.models import (
+    Checkpoint,
+    DetectCorrelation,
+    DetectRule,
+    Gap,
+    RuleWindow,
+    RuleWindowResult,
+    Sweepable,
+    Window,
+)
 
 # A rule is due once 90% of its interval has passed, so a schedule firing a few seconds early still runs it.
 _DUE_FRACTION = 0.9
@@ -25,7 +34,7 @@ GAPS_KEPT = 50
 class RulePlan(BaseModel):
     """The windows one rule is searched over in this run, and the gaps this run deals with."""
 
-    rule: DetectRule
+    rule: Sweepable
     windows: list[Window] = Field(default_factory=list)
     gaps: list[Gap] = Field(default_factory=list)
 
@@ -47,7 +56,12 @@ def is_due(checkpoint: Checkpoint, end: datetime, interval: timedelta) -> bool:
 
 
 def plan_rule(
-    rule: DetectRule, checkpoint: Checkpoint | None, now: datetime, run_id: str, *, force: bool = False
+    rule: DetectRule | DetectCorrelation,
+    checkpoint: Checkpoint | None,
+    now: datetime,
+    run_id: str,
+    *,
+    force: bool = False,
 ) -> RulePlan:
     """The windows and gaps of one rule for a sweep starting at ``now``.
 
@@ -82,7 +96,7 @@ def steps(plans: list[RulePlan], budgets: dict[str, int], step: int) -> list[Rul
     """The rule windows of sweep step ``step``: each rule's ``step``-th window, if it has budget left."""
     items: list[RuleWindow] = []
     for plan in plans:
-        rule_id = plan.rule.rule.rule_id
+        rule_id = plan.rule.rule_id
         if step < len(plan.windows) and budgets.get(rule_id, 0) > 0:
             items.append(RuleWindow(rule=plan.rule, window=plan.windows[step], max_alerts=budgets[rule_id]))
     return items
@@ -112,9 +126,9 @@ def advance(
         if ready and (gap.start, gap.end, gap.filled) not in recorded:
             gaps.append(gap)
     return Checkpoint(
-        rule_id=rule.rule.rule_id,
+        rule_id=rule.rule_id,
         group_id=group_id,
-        content_hash=rule.rule.content_hash,
+        content_hash=rule.content_hash,
         time_field=rule.options.time_field,
         end=result.reached,
         backlog=result.capped,
