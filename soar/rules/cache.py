@@ -31,10 +31,12 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, MutableSequence, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import compress, repeat
+from operator import getitem, ne
 from pathlib import Path
+from typing import Any
 
 from soar.errors import RuleError
 from soar.rules import cache_store
@@ -49,7 +51,6 @@ from soar.rules.cache_manifest import (
     Walk,
     differing,
     load_manifest,
-    no_gc,
     save_manifest,
     signature,
     signatures,
@@ -64,7 +65,7 @@ RACY_NS = 2_000_000_000  # a signature this recent may not change on a write in 
 MAX_BLOCKS = 16  # compact the store beyond this many blocks
 _INT64 = range(-(2**63), 2**63)
 
-Hit = tuple[Block, int, int, int, int]  # a block, and a file's rules and errors slices in it
+Hit = tuple[Block, int]  # a block and a file's position in it
 
 
 @dataclass(slots=True)
@@ -100,6 +101,7 @@ class RuleCache:
         self._walk: Walk | None = None  # this run's walk, if it walked one folder
         self._signed: dict[str, Signature] = {}  # files read again, unchanged: their new signature
         self._pending: dict[str, tuple[Signature, str]] = {}
+        self._rows: dict[str, int] = {}  # the manifest row of each file read again (in an aligned run)
         self._fresh: dict[str, tuple[Signature, Fresh]] = {}
 
     def files(self, roots: list[str]) -> list[str] | None:
@@ -122,47 +124,58 @@ class RuleCache:
         """Record this run's walk of the folder ``root``: every folder seen, with its signature."""
         self._walk = Walk(root, [folder for folder, _ in folders], [s for _, s in folders])
 
-    def lookup(self, paths: list[str]) -> list[Hit | None]:
-        """Per file, its cached outcome if its ``stat`` signature is unchanged, else None.
+    def lookup(self, paths: list[str]) -> tuple[list[Block | None], MutableSequence[int]]:
+        """Per file, the block of its cached outcome if its ``stat`` signature is unchanged, else None.
 
         One pass with no file read; the files given None go through :meth:`get`.
+
+        Returns:
+            Per file, its block or None, and its position in that block.
         """
         manifest, count = self._manifest, len(paths)
         self._run = paths
         self._aligned = manifest.aligned("\0".join(paths))
-        if self._aligned:
-            stored = [column[:count].tolist() for column in manifest.columns]
+        if self._aligned:  # the where columns stay arrays: only compared signatures need ``int``s
+            stored: list[Any] = [column[:count] for column in manifest.columns]
+            stored[:SIGNATURE] = [column.tolist() for column in stored[:SIGNATURE]]
         else:
-            numbers = list(map(manifest.index.get, paths, repeat(-1)))
-            stored = [[column[n] if n >= 0 else -1 for n in numbers] for column in manifest.columns]
+            rows = list(map(manifest.index.get, paths, repeat(-1)))
+            stored = [[column[n] if n >= 0 else -1 for n in rows] for column in manifest.columns]
         changed = differing(signatures(paths), stored[:SIGNATURE])
-        with no_gc():  # decoding makes thousands of objects, all kept
-            blocks = {number: self._block(number) for number in set(stored[SIGNATURE])}
-        found: list[Hit | None] = []
-        append = found.append
-        for number, (path, b, p) in enumerate(zip(paths, *stored[SIGNATURE:], strict=True)):
-            block = blocks[b]
-            if number in changed or block is None or not 0 <= p < len(block.paths) or block.paths[p] != path:
-                append(None)
-            else:
-                append(block.hits[p])
-        return found
+        numbers, positions = stored[SIGNATURE:]
+        blocks = {number: self._block(number) for number in set(numbers)}
+        found = list(map(blocks.__getitem__, numbers))
+        names: list[str | None]
+        try:
+            names = list(map(getitem, map(_names(blocks).__getitem__, numbers), positions))
+        except IndexError:  # a position out of its block (a damaged row): file by file
+            names = [_name(block, position) for block, position in zip(found, positions, strict=True)]
+        if names != paths:  # a row whose block names another file at its position
+            changed.update(compress(range(count), map(ne, names, paths)))
+        for number in changed:
+            found[number] = None
+        return found, positions
 
-    def get(self, path: str) -> Hit | bytes:
+    def get(self, path: str, number: int) -> Hit | bytes:
         """The cached outcome of a file whose contents are unchanged, else its bytes to compile.
 
         The file is read and hashed: call this for the files :meth:`lookup` did not serve.
 
         Args:
             path: The file, spelled as in the compiled rules and errors.
+            number: Its place in the list given to :meth:`lookup`.
 
         Raises:
             OSError: The file cannot be read.
         """
-        number = self._manifest.index.get(path)
+        if self._aligned:  # the rows are the run's files, in order
+            self._rows[path] = number
+        else:
+            found = self._manifest.index.get(path)
+            number = -1 if found is None else found
         signature, data = _read(path)
         sha = hashlib.sha256(data).hexdigest()
-        if number is not None and (hit := self._hit(path, number, sha)) is not None:
+        if number >= 0 and (hit := self._hit(path, number, sha)) is not None:
             if self._manifest.signature(number) != signature:
                 self._signed[path] = signature
             return hit
@@ -204,7 +217,7 @@ class RuleCache:
         save_manifest(self._dir, self._salt, self._manifest)
         if block is None:
             cache_store.remove_stores(self._dir, keep=self._manifest.store)
-        self._fresh, self._signed = {}, {}
+        self._fresh, self._signed, self._rows = {}, {}, {}
 
     def _hit(self, path: str, number: int, sha: str | None = None) -> Hit | None:
         """Row ``number``'s outcome if its block is sound, names this file, and (if given) has this hash."""
@@ -214,7 +227,7 @@ class RuleCache:
             return None
         if sha is not None and block.sha(position) != sha:
             return None
-        return block.hits[position]
+        return block, position
 
     def _block(self, number: int) -> Block | None:
         if number in self._blocks:
@@ -249,12 +262,11 @@ class RuleCache:
 
     def _patch(self, block: int) -> None:
         """Update the rows of the files read again in place: the rows are this run's files, in order."""
-        manifest = self._manifest
-        index = manifest.index
+        manifest, rows = self._manifest, self._rows
         for path, new in self._signed.items():
-            manifest.set_row(index[path], new)
+            manifest.set_row(rows[path], new)
         for position, (path, (new, _)) in enumerate(self._fresh.items()):
-            manifest.set_row(index[path], new, (block, position))
+            manifest.set_row(rows[path], new, (block, position))
 
     def _reorder(self, block: int, kept: list[int]) -> None:
         """Rewrite the rows: this run's files in order, then the files kept from earlier runs."""
@@ -289,9 +301,8 @@ class RuleCache:
             if path in self._fresh:
                 signature, fresh = self._fresh[path]
             elif number >= 0 and (hit := self._hit(path, number)) is not None:
-                block, r0, r1, e0, e1 = hit
-                sha = block.sha(manifest.place(number)[1])
-                fresh = Fresh(path, sha, block.rules[r0:r1], block.errors[e0:e1])
+                block, position = hit
+                fresh = Fresh(path, block.sha(position), *block.outcome(position, position + 1))
                 signature = self._signed.get(path) or manifest.signature(number)
             else:  # no outcome to keep: a correlation file, an unreadable or damaged one
                 signatures.append(UNTRUSTED)
@@ -306,27 +317,43 @@ class RuleCache:
 
 
 def assemble(
-    parts: Iterable[Hit | FileOutcome | None], rules: list[CompiledRule], errors: list[RuleError]
+    parts: Iterable[Block | FileOutcome | None],
+    positions: Iterable[int],
+    rules: list[CompiledRule],
+    errors: list[RuleError],
 ) -> None:
-    """Extend ``rules`` and ``errors`` with each part's, in order; consecutive hits as one slice."""
+    """Extend ``rules`` and ``errors`` with each part's, in order; consecutive files of a block as one slice.
+
+    Args:
+        parts: Per file, the block of its cached outcome, its fresh outcome, or None (nothing).
+        positions: Per file, its position in its block (ignored for the others).
+        rules: Extended with the compiled rules.
+        errors: Extended with the errors.
+    """
     block: Block | None = None
-    r0 = r1 = e0 = e1 = 0
-    for part in parts:
-        if type(part) is tuple and part[0] is block and part[1] == r1 and part[3] == e1:
-            r1, e1 = part[2], part[4]  # the next file of the same block: one longer slice
+    first = end = 0
+    for part, position in zip(parts, positions, strict=True):
+        if part is block and position == end:
+            end += 1  # the next file of the same block: one longer slice
             continue
         if block is not None:
-            rules += block.rules[r0:r1]
-            errors += block.errors[e0:e1]
-        if part is None or isinstance(part, FileOutcome):
-            block = None
-            rules += part.rules if part else []
-            errors += part.errors if part else []
+            _extend(block.outcome(first, end), rules, errors)
+        if isinstance(part, Block):
+            block, first, end = part, position, position + 1
         else:
-            block, r0, r1, e0, e1 = part
+            block = None
+            if part is not None:
+                rules += part.rules
+                errors += part.errors
     if block is not None:
-        rules += block.rules[r0:r1]
-        errors += block.errors[e0:e1]
+        _extend(block.outcome(first, end), rules, errors)
+
+
+def _extend(
+    outcome: tuple[list[CompiledRule], list[RuleError]], rules: list[CompiledRule], errors: list[RuleError]
+) -> None:
+    rules += outcome[0]
+    errors += outcome[1]
 
 
 def trusted(st: os.stat_result) -> Signature:
@@ -338,6 +365,24 @@ def trusted(st: os.stat_result) -> Signature:
     if max(st.st_mtime_ns, st.st_ctime_ns) > time.time_ns() - RACY_NS or not all(n in _INT64 for n in found):
         return UNTRUSTED
     return found
+
+
+class _Nowhere:
+    """Stands for a missing or damaged block: it names no file."""
+
+    def __getitem__(self, position: int) -> None:
+        return None
+
+
+def _names(blocks: dict[int, Block | None]) -> dict[int, Any]:
+    """Per block number, the paths of its files (a stand-in naming nothing for a missing block)."""
+    nowhere = _Nowhere()
+    return {number: nowhere if block is None else block.paths for number, block in blocks.items()}
+
+
+def _name(block: Block | None, position: int) -> str | None:
+    inside = block is not None and 0 <= position < len(block.paths)
+    return block.paths[position] if block is not None and inside else None
 
 
 def _read(path: str) -> tuple[Signature, bytes]:

@@ -14,15 +14,13 @@ split and six ``array.frombytes``: no object per number until a column is compar
 
 from __future__ import annotations
 
-import gc
 import os
 import struct
 import sys
 import tempfile
 import zlib
 from array import array
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import compress
 from operator import attrgetter, ne
@@ -42,6 +40,7 @@ COLUMNS = SIGNATURE + 2  # and block, position
 Signature = tuple[int, ...]  # size, mtime_ns, ctime_ns, inode
 _MISSING = (-2, -2, -2, -2)  # the signature of a file that cannot be stat'ed: matches no row
 _FIELDS = [attrgetter(name) for name in ("st_size", "st_mtime_ns", "st_ctime_ns", "st_ino")]
+_CHUNK = 64  # rows compared at once when looking for the ones that changed
 _PREFIX = struct.Struct("<II")  # CRC-32 and length of the rest
 _PATHS_ENCODING = ("utf-8", "surrogatepass")  # round-trips any ``str`` a path can be
 
@@ -131,24 +130,19 @@ def signatures(paths: list[str]) -> list[list[int]]:
 
 
 def differing(current: list[list[int]], stored: list[list[int]]) -> set[int]:
-    """The rows whose values differ in any column: one comparison per column when none does."""
+    """The rows whose values differ in any column: one comparison per column when none does.
+
+    A column that differs is compared by chunks, and only a chunk that differs value by value.
+    """
     changed: set[int] = set()
     for now, then in zip(current, stored, strict=True):
-        if now != then:
-            changed.update(compress(range(len(now)), map(ne, now, then)))
+        if now == then:
+            continue
+        for start in range(0, len(now), _CHUNK):
+            end = start + _CHUNK
+            if now[start:end] != then[start:end]:
+                changed.update(compress(range(start, end), map(ne, now[start:end], then[start:end])))
     return changed
-
-
-@contextmanager
-def no_gc() -> Iterator[None]:
-    """Pause the cyclic garbage collector while decoding many objects that all stay alive."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def load_manifest(path: Path, salt: str) -> Manifest:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import repeat
 from pathlib import Path
 from typing import Any
@@ -48,11 +48,20 @@ class Block:
     shas: str  # the files' sha256 digests in hex, one after the other
     rules: list[CompiledRule]
     errors: list[RuleError]
-    hits: list[tuple[Block, int, int, int, int]] = field(default_factory=list)  # per file: self and slices
+    rule_starts: list[int]  # per file, where its rules start in ``rules``; then one past the last
+    error_starts: list[int]
 
     def sha(self, position: int) -> str:
         """The sha256 (hex) of the file at ``position``."""
         return self.shas[SHA_SIZE * position : SHA_SIZE * position + SHA_SIZE]
+
+    def outcome(self, first: int, end: int) -> tuple[list[CompiledRule], list[RuleError]]:
+        """The rules and errors of the files at positions ``first`` up to ``end`` (excluded)."""
+        rule_starts, error_starts = self.rule_starts, self.error_starts
+        return (
+            self.rules[rule_starts[first] : rule_starts[end]],
+            self.errors[error_starts[first] : error_starts[end]],
+        )
 
 
 @dataclass(slots=True)
@@ -102,11 +111,7 @@ def decode_block(data: bytes | memoryview) -> Block:
             raise ValueError("a block needs two ends per file")
         if ends != sorted(ends) or (ends and not (ends[0] >= 0 and ends[-1] == len(items))):
             raise ValueError("a block's ends must ascend up to its items")
-    block = Block(paths, shas, rules, errors)
-    block.hits = list(
-        zip(repeat(block), [0, *rule_ends], rule_ends, [0, *error_ends], error_ends, strict=False)
-    )
-    return block
+    return Block(paths, shas, rules, errors, [0, *rule_ends], [0, *error_ends])
 
 
 def read_store(directory: Path, name: str) -> bytes | None:

@@ -9,9 +9,10 @@ rules of the other files, which are re-resolved (cheaply) on every run.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, MutableSequence
 from pathlib import Path
 
 import orjson
@@ -21,8 +22,9 @@ from sigma.rule import SigmaRule
 
 from soar.errors import RuleError
 from soar.rules.backend import BACKEND_VERSION, FieldTypes, QueryDslBackend, UnsupportedConstruct
-from soar.rules.cache import CACHE_FORMAT, FileOutcome, Hit, RuleCache, assemble, trusted
+from soar.rules.cache import CACHE_FORMAT, FileOutcome, RuleCache, assemble, trusted
 from soar.rules.cache_manifest import UNTRUSTED, Signature
+from soar.rules.cache_store import Block
 from soar.rules.correlation import compile_correlation
 from soar.rules.fieldmaps import map_field
 from soar.rules.loader import NOT_RULES, RULE_SUFFIXES, LoadedRule, parse_rules
@@ -32,6 +34,8 @@ from soar.rules.pipelines import PIPELINE_VERSION, describe_logsource, resolve_s
 from soar.rules.validation import rule_fields
 from soar.telemetry.sources import Source
 from soar.telemetry.templates import field_types as template_field_types
+
+_FEW = 64  # files to compile in a cached run with the garbage collector still paused
 
 
 def default_cache_dir(data_dir: Path) -> Path:
@@ -55,23 +59,62 @@ def compile_rules(
     Returns:
         Compiled rules and correlations, and a ``RuleError`` per rule that failed.
     """
-    backend: QueryDslBackend | None = None  # built when a file needs compiling
     cache = RuleCache(cache_dir, _salt(field_types)) if cache_dir is not None else None
     result = CompileResult()
+    paused = cache is not None and gc.isenabled()
+    if paused:  # a cached run makes thousands of objects that all live on: no collection can free one
+        gc.disable()
+    try:
+        files = _files(cache, list(paths))
+        blocks, positions = (
+            cache.lookup(files) if cache is not None else ([None] * len(files), [0] * len(files))
+        )
+        parts: list[Block | FileOutcome | None] = [*blocks]
+        misses = [n for n, part in enumerate(parts) if part is None]  # not served by stat alone
+        if paused and len(misses) > _FEW:  # compiling many files makes garbage with cycles
+            gc.enable()
+            paused = False
+        correlations = _compile_misses(cache, files, (parts, positions), misses, field_types, result)
+        assemble(parts, positions, result.rules, result.errors)
+        if cache is not None:
+            cache.save()
+    finally:
+        if paused:
+            gc.enable()
+    by_reference = {ref: rule for rule in result.rules for ref in (rule.rule_id, rule.name) if ref}
+    for loaded in correlations:
+        try:
+            result.correlations.append(compile_correlation(loaded, by_reference))
+        except RuleError as exc:
+            result.errors.append(exc)
+    return result
+
+
+def _compile_misses(
+    cache: RuleCache | None,
+    files: list[str],
+    places: tuple[list[Block | FileOutcome | None], MutableSequence[int]],
+    misses: list[int],
+    field_types: FieldTypes,
+    result: CompileResult,
+) -> list[LoadedRule]:
+    """Fill ``places`` (parts, positions) at ``misses``: from the cache if the bytes are unchanged, else compiled.
+
+    Returns:
+        The correlations found, to resolve once every rule is known.
+    """
+    backend: QueryDslBackend | None = None  # built when a file needs compiling
     correlations: list[LoadedRule] = []
-    files = _files(cache, list(paths))
-    parts: list[Hit | FileOutcome | None] = (
-        [*cache.lookup(files)] if cache is not None else [None] * len(files)
-    )
-    for number in [n for n, part in enumerate(parts) if part is None]:  # not served by stat alone
+    parts, positions = places
+    for number in misses:
         path = files[number]
         try:
-            found = cache.get(path) if cache is not None else Path(path).read_bytes()
+            found = cache.get(path, number) if cache is not None else Path(path).read_bytes()
         except OSError as exc:
             parts[number] = FileOutcome([], [RuleError(f"cannot read: {exc.strerror}", file=str(path))])
             continue
         if type(found) is tuple:
-            parts[number] = found
+            parts[number], positions[number] = found
             continue
         assert isinstance(found, bytes)
         backend = backend or QueryDslBackend(field_types)
@@ -81,16 +124,7 @@ def compile_rules(
         correlations.extend(file_correlations)
         if cache is not None and not file_correlations:  # correlations need the other files
             cache.put(path, outcome)
-    assemble(parts, result.rules, result.errors)
-    if cache is not None:
-        cache.save()
-    by_reference = {ref: rule for rule in result.rules for ref in (rule.rule_id, rule.name) if ref}
-    for loaded in correlations:
-        try:
-            result.correlations.append(compile_correlation(loaded, by_reference))
-        except RuleError as exc:
-            result.errors.append(exc)
-    return result
+    return correlations
 
 
 def _files(cache: RuleCache | None, paths: list[str | Path]) -> list[str]:
