@@ -11,6 +11,7 @@ are read. The rest are slid over exactly, in Python. A threshold rule (``soar: t
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -204,7 +205,7 @@ def _signal(plan: CorrelationPlan, key: Key, raw: tuple[Any, ...], match: Match)
     details: dict[str, Any] = {"condition": plan.condition, "timespan": plan.timespan}
     if plan.spec.type == "value_count":
         details["field"] = plan.parts[0].value_field
-        details["values"] = [v for v in match.values][:MAX_SOURCES]
+        details["values"] = [json.loads(v) for v in match.values[:MAX_SOURCES]]
     return Signal(
         uid=signal_id(plan.rule.rule_id, key, f"{match.first.index}/{match.first.id}"),
         key=raw,
