@@ -24,6 +24,12 @@ async def ensure_indices(client: SearchClient, namespace: str) -> None:
     except ApiError as exc:
         if "resource_already_exists" not in str(exc):  # another worker created it first
             raise search_error(exc, "creating the alert and checkpoint indices") from None
+    try:  # an alerts index made by an older soar lacks newer fields (suppression keys): add them in place
+        await client.es.indices.put_mapping(
+            index=alerts_index(namespace), **alerts_template()["template"]["mappings"]
+        )
+    except ApiError as exc:
+        raise search_error(exc, "updating the alerts index mapping") from None
 
 
 async def read_checkpoints(

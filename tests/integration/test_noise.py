@@ -75,7 +75,10 @@ async def _index(search: SearchClient, docs: list[dict[str, Any]]) -> None:
     await install_templates(search)
     operations: list[dict[str, Any]] = []
     for doc in docs:
-        operations += [{"create": {"_index": SOURCES[Source.OKTA].index("default"), "_id": doc["event"]["id"]}}, doc]
+        operations += [
+            {"create": {"_index": SOURCES[Source.OKTA].index("default"), "_id": doc["event"]["id"]}},
+            doc,
+        ]
     response = await search.es.bulk(operations=operations, refresh=True)
     assert not response["errors"]
 
@@ -234,3 +237,18 @@ async def test_an_active_exception_removes_its_hits_an_expired_one_does_not_and_
     assert scores == {"ceo@bank.example": 95, "eve@bank.example": 47}
     ceo = next(a for a in alerts if a["user"]["name"] == "ceo@bank.example")
     assert ceo["soar"]["alert"]["risk_score_mapping"]["value"] == "ceo@bank.example"
+
+
+async def test_an_alerts_index_from_an_older_soar_gains_the_suppression_fields(search: SearchClient) -> None:
+    old = {
+        "dynamic": False,
+        "properties": {"soar": {"properties": {"alert": {"properties": {"uuid": {"type": "keyword"}}}}}},
+    }
+    await search.es.indices.create(index=alerts_index("default"), mappings=old)
+    await ensure_indices(search, "default")
+    mapping = await search.es.indices.get_mapping(index=alerts_index("default"))
+    alert = mapping[alerts_index("default")]["mappings"]["properties"]["soar"]["properties"]["alert"][
+        "properties"
+    ]
+    assert alert["suppression"]["properties"]["key"] == {"type": "keyword"}
+    assert alert["exceptions"]["properties"]["hash"] == {"type": "keyword"}
