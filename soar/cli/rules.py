@@ -13,6 +13,7 @@ from rich.table import Table
 
 from soar.cli.common import State, command, err_console, out_console, print_json_line
 from soar.detect.exception_files import describe, load_exceptions, unknown_rules
+from soar.detect.ruleset import detect_items
 from soar.engines.session import search_session
 from soar.errors import InputError, RuleError
 from soar.rules import compile_rules, default_cache_dir, load_rules, validate_rules
@@ -53,6 +54,8 @@ def validate(
     errors: list[InputError] = [*loaded.errors, *validate_rules(loaded.rules, require_metadata=metadata)]
     compiled = compile_rules(paths)
     errors += compiled.errors
+    _, bad_options = detect_items([*compiled.rules, *compiled.correlations], State.settings().detect.rules)
+    errors += bad_options  # the soar: attribute (sweep options, threshold / new_terms / flatline)
     exceptions = load_exceptions(State.settings().detect.exceptions_dir(paths))
     known = {r.rule_id for r in compiled.rules} | {r.rule_id for r in compiled.correlations}
     known |= {r.name for r in compiled.rules if r.name}
