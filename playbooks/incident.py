@@ -96,6 +96,7 @@ class IncidentWorkflow:
         if start.state is None:
             await self._audit(ACTOR, "incident.opened", result={"opened_at": s.view.opened_at.isoformat()})
         while True:
+            self._wake = False  # signals arriving from here on wake the next sleep at once
             await self._audit_updates()
             if self._assessment_due():
                 await self._assess()
@@ -243,7 +244,6 @@ class IncidentWorkflow:
             wake.append(s.view.last_activity_at + s.policy.idle_close)
         if s.save_pending:
             wake.append(now + s.policy.debounce)  # a failed save is tried again
-        self._wake = False
         timeout = max(min(wake) - now, timedelta(seconds=1)) if wake else None
         with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(lambda: self._wake, timeout=timeout)
