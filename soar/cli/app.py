@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from soar.cli import alerts, audit, demo, detect, dora, engines, ingest, rules, telemetry, worker
+from soar.cli import alerts, audit, demo, detect, dora, engines, incidents, ingest, rules, telemetry, worker
 from soar.cli.common import State
 
 app = typer.Typer(
@@ -24,6 +24,7 @@ app.add_typer(rules.app, name="rules")
 app.add_typer(detect.app, name="detect")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(audit.app, name="audit")
+app.add_typer(incidents.app, name="incidents")
 app.command("ingest")(ingest.ingest)
 app.command("demo")(demo.demo)
 app.command("worker")(worker.worker)
