@@ -274,6 +274,17 @@ class EmbeddedTemporal(EmbeddedEngine):
             "--ui-disable-news-fetch",
         ]
 
+    def forget(self) -> None:
+        """Delete the persisted workflows (the SQLite file) of a stopped server: the next start is empty.
+
+        The embedded search engine keeps its data in memory only, so after both restart a demo starts from a
+        clean slate only if Temporal forgets too (alert ids are deterministic, so are playbook workflow ids).
+        """
+        if self.state() is not None:
+            raise EngineStartError("temporal: stop the running server before forgetting its workflows")
+        for suffix in ("", "-wal", "-shm"):
+            (self.dir / f"temporal.sqlite{suffix}").unlink(missing_ok=True)
+
     async def healthy(self) -> bool:
         """The frontend accepts a client connection and reports itself serving."""
         if not _port_open(self.host, self.port):

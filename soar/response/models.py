@@ -79,6 +79,17 @@ TARGET_KINDS: dict[ActionKind, frozenset[EntityKind]] = {
 }
 
 
+# Where users and OAuth clients can be contained; a Kubernetes user is not an IdP account.
+IDENTITY_PROVIDERS: frozenset[str] = frozenset({"keycloak", "okta"})
+
+
+def can_target(kind: ActionKind, entity: Entity) -> bool:
+    """Whether ``kind`` can act on ``entity``: the right kind of entity, in a system soar can act in."""
+    if entity.kind not in TARGET_KINDS[kind]:
+        return False
+    return entity.kind not in (EntityKind.USER, EntityKind.CLIENT) or entity.system in IDENTITY_PROVIDERS
+
+
 def action_id(kind: ActionKind, target: Entity) -> str:
     """The id of an action within an incident: readable kind plus a short hash of the target."""
     digest = hashlib.sha256(target.key.encode()).hexdigest()[:8]

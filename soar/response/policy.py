@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from soar.detect.routing import AlertFacts, Route, RoutingTable
 from soar.errors import ConfigError
-from soar.response.models import TARGET_KINDS, ActionKind, Entity
+from soar.response.models import ActionKind, Entity, can_target
 
 
 class ContainmentRule(BaseModel):
@@ -44,7 +44,7 @@ class ContainmentRule(BaseModel):
         """The entities this rule proposes its action for (none when it does not apply)."""
         if priority > self.max_priority or not self._route().matches(alert):
             return []
-        return [e for e in entities if e.kind in TARGET_KINDS[self.action]]
+        return [e for e in entities if can_target(self.action, e)]
 
 
 class ResponseFile(BaseModel):

@@ -53,3 +53,13 @@ def test_catalogue_finds_services_by_name_and_workload() -> None:
     assert payments is not None
     assert payments.name == "payments"
     assert catalogue.find("nope") is None
+
+
+def test_cluster_users_are_not_identity_provider_accounts(tmp_path: Path) -> None:
+    path = tmp_path / "r.yml"
+    path.write_text("containment:\n  - action: revoke_sessions\n    max_priority: 4\n")
+    rule = load_response_file(path).containment[0]
+    facts = AlertFacts(rule_id="r1", level="high", source="g")
+    cluster = Entity(kind=EntityKind.USER, value="oidc:anna", system="kubernetes")
+    okta = Entity(kind=EntityKind.USER, value="anna", system="okta")
+    assert rule.targets(facts, 1, [cluster, okta]) == [okta]
