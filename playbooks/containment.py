@@ -17,6 +17,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from soar.actions.containment import RevertInput
     from soar.audit.trail import AuditTrail
     from soar.response.approvals import refusal
     from soar.response.containment import ContainmentRequest, ContainmentResult
@@ -184,7 +185,7 @@ class ContainmentWorkflow:
         result = self._require_result()
         reverted: ActionResult = await workflow.execute_activity(
             "containment.revert",
-            {"spec": spec.model_dump(mode="json"), "applied": applied.model_dump(mode="json")},
+            RevertInput(spec=spec, applied=applied),
             result_type=ActionResult,
             start_to_close_timeout=_CALL,
             retry_policy=RetryPolicy(

@@ -21,6 +21,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from playbooks.containment import ContainmentWorkflow
+from soar.actions.containment import RevertInput
 from soar.audit.activities import AuditActivities
 from soar.audit.verify import verify
 from soar.engines.search import SearchClient
@@ -68,8 +69,8 @@ class Connectors:
             )
 
         @activity.defn(name="containment.revert")
-        async def revert(data: dict[str, Any]) -> ActionResult:
-            spec = ActionSpec.model_validate(data["spec"])
+        async def revert(data: RevertInput) -> ActionResult:
+            spec = data.spec
             self.reverted.append(spec.key)
             return ActionResult(
                 key=spec.key, kind=spec.kind, outcome=ActionOutcome.REVERTED, system="keycloak", detail="ok"

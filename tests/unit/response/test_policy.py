@@ -19,8 +19,10 @@ def test_repository_response_file_routes_people_alerts_and_not_building_blocks()
     response = load_response_file(REPO / "response" / "routing.yml")
     high = AlertFacts(rule_id="x", level="high", source="g")
     block = AlertFacts(rule_id="x", level="informational", source="g")
+    low = AlertFacts(rule_id="x", level="low", source="g")
     assert response.routing.route(high) is not None
     assert response.routing.route(block) is None
+    assert response.routing.route(low) is None
     assert {r.action for r in response.containment} == set(ActionKind)
 
 
