@@ -128,7 +128,7 @@ class IncidentWorkflow:
         if s.figures_stale and s.view.first_alert_at and s.view.last_alert_at:
             spec = m.FiguresInput(
                 incident_id=s.view.incident_id, first_alert_at=s.view.first_alert_at,
-                last_alert_at=s.view.last_alert_at, sources=s.sources,
+                last_alert_at=s.view.last_alert_at, sources=s.sources, services=s.view.services,
             )  # fmt: skip
             try:
                 s.figures = await workflow.execute_activity(

@@ -151,9 +151,15 @@ class IncidentActivities:
     async def figures(self, spec: FiguresInput) -> TelemetryFigures:
         """Measure the incident in the telemetry (clients, transactions, value, Member States, downtime)."""
         try:
-            return await measure(self.search, self.settings.namespace, spec, datetime.now(UTC))
+            return await measure(
+                self.search, self.settings.namespace, spec, datetime.now(UTC), self._service_of
+            )
         except SoarError as exc:
             raise _application_error(exc) from exc
+
+    def _service_of(self, workload: str) -> str | None:
+        service = self.catalogue.find(workload)
+        return service.name if service else None
 
     def _critical(self) -> dict[str, bool]:
         return {s.name: s.critical_function for s in self.catalogue.services}

@@ -44,6 +44,12 @@ class Signature:
     error_codes: set[str] = field(default_factory=set)
     app_services: set[str] = field(default_factory=set)
     workloads: set[str] = field(default_factory=set)
+    callers: set[str] = field(default_factory=set)
+
+    @property
+    def finds_payments(self) -> bool:
+        """Whether failed payments can be told apart: by error code, or at least by application service."""
+        return bool(self.error_codes or self.app_services)
 
     def learn(self, doc: dict[str, Any]) -> None:
         """Take what one source event says about the failure."""
@@ -55,9 +61,11 @@ class Signature:
             if service := value_at(doc, "service.name"):
                 self.app_services.add(str(service))
         status = value_at(doc, "http.response.status_code")
-        failed = dataset == ENVOY_DATASET and isinstance(status, int) and status >= 500
-        if failed and (workload := value_at(doc, "envoy.destination.workload")):
-            self.workloads.add(str(workload))
+        if dataset == ENVOY_DATASET and isinstance(status, int) and status >= 500:
+            if workload := value_at(doc, "envoy.destination.workload"):
+                self.workloads.add(str(workload))
+            if caller := value_at(doc, "envoy.source.workload"):
+                self.callers.add(str(caller))
 
 
 def _range(start: datetime, end: datetime) -> dict[str, Any]:
@@ -65,12 +73,10 @@ def _range(start: datetime, end: datetime) -> dict[str, Any]:
 
 
 def failed_payments_query(sig: Signature, start: datetime, end: datetime) -> dict[str, Any]:
-    """Failed payments with the incident's error codes (and application services) in a time range."""
-    filters: list[dict[str, Any]] = [
-        {"term": {"event.action": FAILED_ACTION}},
-        {"terms": {"payment.error_code": sorted(sig.error_codes)}},
-        _range(start, end),
-    ]
+    """Failed payments with the incident's error codes and/or of its application services in a time range."""
+    filters: list[dict[str, Any]] = [{"term": {"event.action": FAILED_ACTION}}, _range(start, end)]
+    if sig.error_codes:
+        filters.append({"terms": {"payment.error_code": sorted(sig.error_codes)}})
     if sig.app_services:
         filters.append({"terms": {"service.name": sorted(sig.app_services)}})
     return {"bool": {"filter": filters}}

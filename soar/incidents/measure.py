@@ -7,7 +7,7 @@ failure of each bucket, merged in Python.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -32,6 +32,7 @@ from soar.incidents.figures import (
 from soar.incidents.models import FiguresInput, SourceRef, TelemetryFigures
 
 PAGE = 1000
+ServiceOf = Callable[[str], str | None]
 
 
 def _index(dataset: str, namespace: str) -> str:
@@ -129,18 +130,40 @@ async def _payments(search: SearchClient, index: str, query: dict[str, Any], out
     out.member_states, out.other_countries = split_countries(by_country)
 
 
+def _widen(sig: Signature, spec: FiguresInput, service_of: ServiceOf | None) -> str:
+    """Without a failed payment among the alerts, look for the failed payments of the incident's services.
+
+    An outage seen only at the mesh (failed calls to the ledger) still fails payments: those of the
+    incident's catalogue services and of the services of the failing calls' callers and upstreams.
+    """
+    if sig.error_codes or sig.app_services:
+        return f"failed payments ({', '.join(sorted(sig.error_codes)) or 'any error'})"
+    names = set(spec.services)
+    if service_of is not None:
+        names |= {n for w in sig.workloads | sig.callers if (n := service_of(w))}
+    sig.app_services = names
+    listed = ", ".join(sorted(names)) or "none"
+    return f"failed payments of the services {listed} (no failed payment among the alerts)"
+
+
 async def measure(
-    search: SearchClient, namespace: str, spec: FiguresInput, now: datetime
+    search: SearchClient,
+    namespace: str,
+    spec: FiguresInput,
+    now: datetime,
+    service_of: ServiceOf | None = None,
 ) -> TelemetryFigures:
     """The incident's figures from the telemetry, with a note on how each was found.
 
     Args:
         search: The search engine.
         namespace: The namespace of the telemetry indices.
-        spec: The incident's alerts' time range and sample source events.
+        spec: The incident's alerts' time range, sample source events and catalogue services.
         now: When the figures are computed.
+        service_of: The catalogue service of a workload name (to find the payments an outage failed).
     """
     sig = await learn_signature(search, spec.sources)
+    payments = _widen(sig, spec, service_of)
     out = TelemetryFigures(
         computed_at=now,
         error_codes=sorted(sig.error_codes),
@@ -150,16 +173,11 @@ async def measure(
     first, last = spec.first_alert_at, spec.last_alert_at
     lo, hi = first - LOOKAROUND, last + LOOKAROUND
     pay_index, envoy_index = _index(PAYMENTS_DATASET, namespace), _index(ENVOY_DATASET, namespace)
-    pay = (
-        touching(await episodes(search, pay_index, failed_payments_query(sig, lo, hi)), first, last)
-        if sig.error_codes
-        else []
-    )
-    up = (
-        touching(await episodes(search, envoy_index, upstream_errors_query(sig, lo, hi)), first, last)
-        if sig.workloads
-        else []
-    )
+    pay, up = [], []
+    if sig.finds_payments:
+        pay = touching(await episodes(search, pay_index, failed_payments_query(sig, lo, hi)), first, last)
+    if sig.workloads:
+        up = touching(await episodes(search, envoy_index, upstream_errors_query(sig, lo, hi)), first, last)
     edges = [e.start for e in pay + up] + [e.end for e in pay + up]
     if not edges:
         out.notes.append("no failed payment or upstream failure of the incident's signature was found")
@@ -168,16 +186,16 @@ async def measure(
     if pay:
         await _payments(search, pay_index, failed_payments_query(sig, out.start, out.end), out)
         out.notes.append(
-            f"clients, transactions, value and countries: failed payments ({', '.join(out.error_codes)}) in "
-            f"{pay_index} from {out.start.isoformat()} to {out.end.isoformat()}, exact composite counts"
+            f"clients, transactions, value and countries: {payments} in {pay_index} from "
+            f"{out.start.isoformat()} to {out.end.isoformat()}, exact composite counts"
         )
     else:
         out.notes.append(
             "no failed payment of the incident's signature: clients and transactions not measured"
         )
-    episodes_used, what = (up, f"Envoy 5xx of {', '.join(out.workloads)}") if up else (pay, "failed payments")
-    out.downtime_minutes = downtime_minutes(episodes_used)
+    used, what = (up, f"Envoy 5xx of {', '.join(out.workloads)}") if up else (pay, "failed payments")
+    out.downtime_minutes = downtime_minutes(used)
     out.notes.append(
-        f"downtime: {len(episodes_used)} episode(s) of {what} (gaps over 15 min split episodes), first to last failure"
+        f"downtime: {len(used)} episode(s) of {what} (gaps over 15 min split episodes), first to last failure"
     )
     return out

@@ -113,6 +113,7 @@ class FiguresInput(BaseModel):
     first_alert_at: AwareDatetime
     last_alert_at: AwareDatetime
     sources: list[SourceRef]
+    services: list[str] = Field(default_factory=list)
 
 
 class Fact(BaseModel):

@@ -76,6 +76,37 @@ async def test_figures_match_the_ground_truth(
     assert sum(figures.clients_by_country.values()) == figures.clients_affected
 
 
+async def test_an_outage_seen_only_at_the_mesh_finds_the_failed_payments_of_its_services(
+    search: SearchClient, settings: Settings, scenario: Scenario
+) -> None:
+    await ingest_scenario(search, settings, scenario)
+    story = next(s for s in scenario.stories if s.id == STORY)
+    ledger_failures = {
+        "bool": {
+            "filter": [
+                {"term": {"envoy.destination.workload": "ledger"}},
+                {"range": {"http.response.status_code": {"gte": 500}}},
+            ]
+        }
+    }
+    sources = await _sources(search, "logs-envoy.access-default", ledger_failures)
+    catalogue = {"payments-api": "payments", "ledger": "ledger"}
+    spec = FiguresInput(
+        incident_id="INC-T",
+        first_alert_at=story.start,
+        last_alert_at=story.end,
+        sources=sources,
+        services=["ledger"],
+    )
+    figures = await measure(search, settings.namespace, spec, datetime.now(UTC), catalogue.get)
+    assert figures.error_codes == []
+    assert figures.app_services == ["ledger", "payments"]
+    assert figures.clients_affected == story.figures["clients_affected"]
+    assert figures.transactions_affected == story.figures["transactions_affected"]
+    assert figures.member_states == story.figures["member_states"]
+    assert "no failed payment among the alerts" in figures.notes[0]
+
+
 async def test_no_signature_no_figures(search: SearchClient, settings: Settings, scenario: Scenario) -> None:
     await ingest_scenario(search, settings, scenario)
     spec = FiguresInput(

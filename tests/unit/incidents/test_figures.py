@@ -75,7 +75,7 @@ def test_signature_learns_codes_services_and_upstreams_from_source_events() -> N
         {
             "event": {"dataset": "envoy.access"},
             "http": {"response": {"status_code": 503}},
-            "envoy": {"destination": {"workload": "ledger"}},
+            "envoy": {"destination": {"workload": "ledger"}, "source": {"workload": "payments-api"}},
         }
     )
     sig.learn(
@@ -88,6 +88,8 @@ def test_signature_learns_codes_services_and_upstreams_from_source_events() -> N
     assert sig.error_codes == {"LEDGER_UNAVAILABLE"}
     assert sig.app_services == {"payments"}
     assert sig.workloads == {"ledger"}
+    assert sig.callers == {"payments-api"}
+    assert sig.finds_payments
 
 
 def test_queries_filter_on_the_signature_and_the_range() -> None:
@@ -105,3 +107,11 @@ def test_value_at_walks_nested_documents() -> None:
     assert value_at(doc, "a.b") == 1
     assert value_at(doc, "a.x") is None
     assert value_at(doc, "c.d") is None
+
+
+def test_without_error_codes_failed_payments_are_told_apart_by_service() -> None:
+    assert not Signature(workloads={"ledger"}).finds_payments
+    sig = Signature(app_services={"payments"})
+    filters = failed_payments_query(sig, T0, T0)["bool"]["filter"]
+    assert {"terms": {"service.name": ["payments"]}} in filters
+    assert not any("payment.error_code" in str(f) for f in filters)
