@@ -70,7 +70,12 @@ async def read_alerts(search: SearchClient, namespace: str) -> list[dict[str, An
                 size=_PAGE,
                 sort=[{"soar.alert.uuid": "asc"}],
                 search_after=after,
-                source_includes=["soar.alert.source", "soar.alert.rule.name", "soar.alert.building_block"],
+                source_includes=[
+                    "soar.alert.source",
+                    "soar.alert.rule.name",
+                    "soar.alert.building_block",
+                    "soar.alert.correlation.sources",
+                ],
             )
         except ApiError as exc:
             raise search_error(exc, "reading alerts") from None
@@ -81,13 +86,20 @@ async def read_alerts(search: SearchClient, namespace: str) -> list[dict[str, An
         after = hits[-1]["sort"]
 
 
+def _events(alert: dict[str, Any]) -> set[str]:
+    """The source ids an alert stands for: its event, and a correlation's contributing events."""
+    sources = (alert.get("correlation") or {}).get("sources") or []
+    return {alert["source"]["id"], *(s["id"] for s in sources)}
+
+
 async def evaluate(search: SearchClient, namespace: str, scenario: Scenario) -> Evaluation:
     """Compare the alerts in the namespace with the scenario's ground truth."""
     ids = native_to_document_ids(scenario)
     alerts = await read_alerts(search, namespace)
     by_source: dict[str, list[dict[str, Any]]] = {}
     for alert in alerts:
-        by_source.setdefault(alert["source"]["id"], []).append(alert)
+        for source_id in _events(alert):
+            by_source.setdefault(source_id, []).append(alert)
     story_docs: set[str] = set()
     scores = []
     for story in scenario.stories:
@@ -100,7 +112,7 @@ async def evaluate(search: SearchClient, namespace: str, scenario: Scenario) -> 
         scores.append(
             StoryScore(story=story.id, expected_events=len(docs), alerted_events=len(hit), rules=rules)
         )
-    benign = [a for a in alerts if a["source"]["id"] not in story_docs]
+    benign = [a for a in alerts if not _events(a) & story_docs]
     blocks = sum(1 for a in benign if a.get("building_block"))
     return Evaluation(
         stories=scores,

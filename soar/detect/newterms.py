@@ -7,9 +7,9 @@ seen in the ``history`` before it: it is new, and its first event becomes the al
 copied, as for a single-event rule). The alert id hashes the rule, the tuple and the time of that first
 sighting, so a sweep overlapping the window finds the same alert, and a later one no longer sees it as new.
 
-Warm-up: a tuple is judged only once the rule has had events for ``history`` (its first event ever is at
-least ``history`` before the sighting); before that, everything would look new. So ``history`` must be
-shorter than the retention of the rule's indices, or the rule never alerts.
+Warm-up: a tuple is judged only when the rule's indices hold ``history`` of data before its first sighting
+(their first event, of any kind, is at least ``history`` older); on fresh data everything would look new.
+So ``history`` must be shorter than the retention of those indices, or the rule never alerts.
 """
 
 from __future__ import annotations
@@ -45,8 +45,8 @@ async def _search(client: SearchClient, index: str, body: dict[str, Any], what: 
 
 
 async def _earliest(client: SearchClient, item: DetectRule, time_field: str) -> int | None:
-    """The time (ms) of the rule's first event ever, or None when it has none."""
-    body = {"query": _query(item), "size": 0, "aggs": {"first": {"min": {"field": time_field}}}}
+    """The time (ms) of the first event of the rule's indices, matching or not (None: they are empty)."""
+    body = {"size": 0, "aggs": {"first": {"min": {"field": time_field}}}}
     response = await _search(client, item.rule.index, body, f"new terms of {item.rule.rule_id}")
     value = response.get("aggregations", {}).get("first", {}).get("value")
     return None if value is None else int(value)
