@@ -36,7 +36,15 @@ from soar.config import Settings
 from soar.dora.assessment import Contact, EntityProfile
 from soar.dora.document import digest
 from soar.engines.search import SearchClient
-from soar.incidents.models import SIGNAL_RENDER, IncidentStatus, IncidentUpdate, IncidentView, RenderRequest
+from soar.incidents.models import (
+    SIGNAL_RENDER,
+    IncidentPolicy,
+    IncidentStatus,
+    IncidentUpdate,
+    IncidentView,
+    RenderRequest,
+)
+from soar.incidents.state import IncidentStart
 from soar.incidents.store import get_incident
 from soar.response.catalogue import Catalogue
 from soar.response.models import (
@@ -304,3 +312,34 @@ async def test_figures_from_telemetry_feed_the_assessment(bench: Bench) -> None:
     assert rows["critical_services_affected"].source == "catalogue"
     assert view.services == ["payments"]
     assert Decimal(rows["clients_total"].value) == 3000
+
+
+async def test_a_long_history_continues_as_new_with_its_state_and_audit_chain(bench: Bench) -> None:
+    incident = "INC-20261123-c0ffee"
+    bench.started.add(incident)
+    first = alert("c0ffee0000")
+    start = IncidentStart(incident_id=incident, policy=IncidentPolicy(history_limit=100))
+    handle = await bench.env.client.start_workflow(
+        IncidentWorkflow.run,
+        start,
+        id=incident_workflow_id(incident),
+        task_queue=bench.settings.temporal.task_queue,
+        start_signal=SIGNAL_ALERT,
+        start_signal_args=[first],
+    )
+    for i in range(1, 60):
+        await handle.signal(SIGNAL_ALERT, alert(f"c0ffee{i:04d}"))
+    await bench.update(incident, **MAJOR)
+    await bench.skip(timedelta(minutes=2))
+    view = await bench.until(incident, "every alert, major", lambda v: v.alerts_count == 60 and _major(v))
+    assert view.alert_groups[0].count == 60
+    current = await bench.handle(incident).describe()
+    assert current.run_id != handle.result_run_id, "the workflow continued as new"
+    await bench.update(incident, costs_eur="300000")
+    await bench.until(
+        incident, "the update after continue-as-new", lambda v: v.facts["costs_eur"].value == "300000"
+    )
+    await bench.idle()
+    report = await verify(bench.search, bench.settings.namespace, stream=incident_workflow_id(incident))
+    assert report.ok
+    assert report.records >= 6  # opened, updated, alerts added, classified, rendered, updated again
