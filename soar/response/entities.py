@@ -68,10 +68,10 @@ def _address(doc: dict[str, Any]) -> Entity | None:
         public = ipaddress.ip_address(value).is_global
     except ValueError:
         return None
-    # Internal mesh addresses change with every pod; only an Internet address is worth blocking or grouping.
-    return (
-        Entity(kind=EntityKind.ADDRESS, value=value, system="gateway", field="source.ip") if public else None
-    )
+    # An Internet address can be blocked at the gateway; a mesh address (a pod's, for hours at most) only
+    # groups the alerts of one caller.
+    system = "gateway" if public else "mesh"
+    return Entity(kind=EntityKind.ADDRESS, value=value, system=system, field="source.ip")
 
 
 def alert_entities(doc: dict[str, Any]) -> list[Entity]:

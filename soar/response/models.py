@@ -87,6 +87,8 @@ def can_target(kind: ActionKind, entity: Entity) -> bool:
     """Whether ``kind`` can act on ``entity``: the right kind of entity, in a system soar can act in."""
     if entity.kind not in TARGET_KINDS[kind]:
         return False
+    if entity.kind == EntityKind.ADDRESS:
+        return entity.system == "gateway"  # a mesh (pod) address is not blocked at the ingress gateway
     return entity.kind not in (EntityKind.USER, EntityKind.CLIENT) or entity.system in IDENTITY_PROVIDERS
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from soar.response.entities import alert_entities, get_path
-from soar.response.models import EntityKind
+from soar.response.models import ActionKind, EntityKind, can_target
 
 
 def test_dotted_and_nested_paths_are_both_read() -> None:
@@ -23,9 +23,13 @@ def test_keycloak_user_and_public_address() -> None:
     assert entities[0].key == "user:keycloak:alice"
 
 
-def test_private_addresses_are_not_entities() -> None:
+def test_mesh_addresses_group_but_are_not_blocked_at_the_gateway() -> None:
     doc = {"event": {"dataset": "envoy.access"}, "source": {"ip": "10.4.0.7"}}
-    assert alert_entities(doc) == []
+    (address,) = alert_entities(doc)
+    assert address.system == "mesh"
+    assert not can_target(ActionKind.BLOCK_ADDRESS, address)
+    public = alert_entities({"source": {"ip": "81.2.69.160"}})[0]
+    assert can_target(ActionKind.BLOCK_ADDRESS, public)
 
 
 def test_mesh_principal_tpp_client_and_pod() -> None:
