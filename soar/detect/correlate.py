@@ -16,19 +16,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from soar.detect.alerts import alerts_index
 from soar.detect.group_events import Bucket, Groups, Key, Part, complete, read_groups
 from soar.detect.models import DetectCorrelation, DetectRule, RuleWindow, RuleWindowResult, SearchWindowInput
 from soar.detect.sequences import Bound, Event, Match, SequenceSpec, group_matches
-from soar.detect.signals import (
-    MAX_SOURCES,
-    Signal,
-    SignalContext,
-    SignalRule,
-    from_ms,
-    signal_id,
-    write_until,
-)
+from soar.detect.signals import MAX_SOURCES, Signal, SignalRule, rule_signal, signal_id, write_window
 from soar.engines.search import SearchClient
 from soar.rules.fieldmaps import map_field
 
@@ -109,23 +100,8 @@ def threshold_plan(item: DetectRule) -> CorrelationPlan:
     query = _with_exceptions(rule.query, item.exceptions.must_not if item.exceptions else None)
     span = int(threshold.timespan.total_seconds())
     spec = SequenceSpec("event_count", 1, span * 1000, (Bound("gte", threshold.count),))
-    shape = {
-        "query": rule.query,
-        "threshold": {"field": fields, "count": threshold.count, "timespan": f"{span}s"},
-    }
-    versions = item.exceptions.versions if item.exceptions else []
-    signal = SignalRule(
-        rule.rule_id,
-        rule.title,
-        rule.level,
-        rule.version,
-        rule.content_hash,
-        rule.tags,
-        rule.index,
-        shape,
-        "threshold",
-        item.options,
-        versions,
+    signal = rule_signal(
+        item, "threshold", {"field": fields, "count": threshold.count, "timespan": f"{span}s"}
     )
     return CorrelationPlan(
         signal, spec, [Part(0, rule.rule_id, rule.index, query, fields)], f"{span}s", _condition_text(spec)
@@ -243,15 +219,4 @@ async def run_correlation(
     raws = {key: next(iter(groups.parts[key].values())).raw for key in keys}
     found = group_matches(plan.spec, events, start, end)
     signals = [_signal(plan, key, raws[key], match) for key, match in found]
-    ctx = SignalContext(plan.rule, spec.group_id, spec.run_id, item.window, now)
-    written, handled = await write_until(client, alerts_index(spec.namespace), ctx, signals, item.max_alerts)
-    capped = handled < len(signals)
-    return RuleWindowResult(
-        rule_id=plan.rule.rule_id,
-        hits=len(signals),
-        created=written.created,
-        duplicates=written.duplicates,
-        capped=capped,
-        truncated=truncated,
-        reached=from_ms(signals[handled - 1].decided) if capped else item.window.end,
-    )
+    return await write_window(client, spec, item, plan.rule, signals, now, truncated=truncated)

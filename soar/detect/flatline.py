@@ -17,11 +17,10 @@ from typing import Any
 
 from elasticsearch import ApiError
 
-from soar.detect.alerts import alerts_index
 from soar.detect.correlate import to_ms
 from soar.detect.group_events import time_range
 from soar.detect.models import DetectRule, RuleWindow, RuleWindowResult, SearchWindowInput
-from soar.detect.signals import Signal, SignalContext, SignalRule, from_ms, signal_id, write_until
+from soar.detect.signals import Signal, from_ms, rule_signal, signal_id, write_window
 from soar.engines.search import SearchClient, search_error
 from soar.errors import SearchError
 from soar.telemetry.ecs import format_timestamp
@@ -130,6 +129,25 @@ async def silences(
     return found
 
 
+def _signal(rule: DetectRule, hit: dict[str, Any], following: int | None, span: int, text: str) -> Signal:
+    last = int(hit["sort"][0])
+    return Signal(
+        uid=signal_id(rule.rule.rule_id, (), str(last)),
+        key=(),
+        group_fields=[],
+        decided=last + span,
+        first=last,
+        last=following,
+        count=0,
+        sources=[(hit["_index"], hit["_id"])],
+        reason=f"{rule.rule.title}: no event for more than {text} after {hit['_index']}/{hit['_id']}",
+        details={
+            "timespan": text,
+            "silent_until": None if following is None else format_timestamp(from_ms(following)),
+        },
+    )
+
+
 async def run_flatline(
     client: SearchClient, spec: SearchWindowInput, item: RuleWindow, rule: DetectRule, now: datetime
 ) -> RuleWindowResult:
@@ -139,47 +157,7 @@ async def run_flatline(
     span = opts.timespan // timedelta(milliseconds=1)
     found = await silences(client, rule, to_ms(item.window.start), to_ms(item.window.end), span)
     text = f"{int(opts.timespan.total_seconds())}s"
-    signals = [
-        Signal(
-            uid=signal_id(rule.rule.rule_id, (), str(int(hit["sort"][0]))),
-            key=(),
-            group_fields=[],
-            decided=int(hit["sort"][0]) + span,
-            first=int(hit["sort"][0]),
-            last=following,
-            count=0,
-            sources=[(hit["_index"], hit["_id"])],
-            reason=f"{rule.rule.title}: no event for more than {text} after {hit['_index']}/{hit['_id']}",
-            details={
-                "timespan": text,
-                "silent_until": None if following is None else format_timestamp(from_ms(following)),
-            },
-        )
-        for hit, following in found
-    ]
-    versions = rule.exceptions.versions if rule.exceptions else []
-    shape = {"query": rule.rule.query, "flatline": {"timespan": text}}
-    signal_rule = SignalRule(
-        rule.rule.rule_id,
-        rule.rule.title,
-        rule.rule.level,
-        rule.rule.version,
-        rule.rule.content_hash,
-        rule.rule.tags,
-        rule.rule.index,
-        shape,
-        "flatline",
-        rule.options,
-        versions,
-    )
-    ctx = SignalContext(signal_rule, spec.group_id, spec.run_id, item.window, now)
-    written, handled = await write_until(client, alerts_index(spec.namespace), ctx, signals, item.max_alerts)
-    capped = handled < len(signals)
-    return RuleWindowResult(
-        rule_id=rule.rule.rule_id,
-        hits=len(signals),
-        created=written.created,
-        duplicates=written.duplicates,
-        capped=capped,
-        reached=from_ms(signals[handled - 1].decided) if capped else item.window.end,
+    signals = [_signal(rule, hit, following, span, text) for hit, following in found]
+    return await write_window(
+        client, spec, item, rule_signal(rule, "flatline", {"timespan": text}), signals, now
     )

@@ -19,11 +19,10 @@ from typing import Any
 
 from elasticsearch import ApiError
 
-from soar.detect.alerts import alerts_index
 from soar.detect.correlate import to_ms
 from soar.detect.group_events import time_range
 from soar.detect.models import DetectRule, RuleWindow, RuleWindowResult, SearchWindowInput
-from soar.detect.signals import Signal, SignalContext, SignalRule, from_ms, signal_id, write_until
+from soar.detect.signals import Signal, rule_signal, signal_id, write_window
 from soar.engines.search import SearchClient, search_error
 from soar.errors import SearchError
 from soar.rules.fieldmaps import map_field
@@ -111,24 +110,23 @@ async def _first_hits(
     return hits
 
 
-def _signal_rule(item: DetectRule, fields: list[str]) -> SignalRule:
-    rule, opts = item.rule, item.options.new_terms
-    assert opts is not None  # the caller dispatches new terms rules here
-    history = f"{int(opts.history.total_seconds())}s"
-    shape = {"query": rule.query, "new_terms": {"fields": fields, "history": history}}
-    versions = item.exceptions.versions if item.exceptions else []
-    return SignalRule(
-        rule.rule_id,
-        rule.title,
-        rule.level,
-        rule.version,
-        rule.content_hash,
-        rule.tags,
-        rule.index,
-        shape,
-        "new_terms",
-        item.options,
-        versions,
+def _signal(
+    rule: DetectRule, fields: list[str], found: tuple[tuple[Any, ...], int], hit: dict[str, Any], history: str
+) -> Signal:
+    values, first = found
+    named = ", ".join(f"{f}={v}" for f, v in zip(fields, values, strict=True))
+    return Signal(
+        uid=signal_id(rule.rule.rule_id, tuple(values), str(first)),
+        key=tuple(values),
+        group_fields=fields,
+        decided=first,
+        first=first,
+        last=first,
+        count=1,
+        sources=[(hit["_index"], hit["_id"])],
+        reason=f"{rule.rule.title}: new {named}",
+        details={"history": history, "fields": fields},
+        document=hit.get("_source") or {},
     )
 
 
@@ -142,38 +140,12 @@ async def run_new_terms(
     history, time_field = opts.history // timedelta(milliseconds=1), rule.options.time_field
     start, end = to_ms(item.window.start), to_ms(item.window.end)
     earliest = await _earliest(client, rule, time_field)
-    tuples = (
-        []
-        if earliest is None
-        else await _new_tuples(client, rule, fields, (start - history, start, end), time_field)
-    )
-    tuples = sorted((t for t in tuples if t[1] - history >= (earliest or 0)), key=lambda t: (t[1], str(t[0])))
+    tuples = []
+    if earliest is not None:
+        found = await _new_tuples(client, rule, fields, (start - history, start, end), time_field)
+        tuples = sorted((t for t in found if t[1] - history >= earliest), key=lambda t: (t[1], str(t[0])))
     hits = await _first_hits(client, rule, fields, tuples, time_field)
-    signals = [
-        Signal(
-            uid=signal_id(rule.rule.rule_id, tuple(values), str(first)),
-            key=tuple(values),
-            group_fields=fields,
-            decided=first,
-            first=first,
-            last=first,
-            count=1,
-            sources=[(hit["_index"], hit["_id"])],
-            reason=f"{rule.rule.title}: new "
-            + ", ".join(f"{f}={v}" for f, v in zip(fields, values, strict=True)),
-            details={"history": f"{int(opts.history.total_seconds())}s", "fields": fields},
-            document=hit.get("_source") or {},
-        )
-        for (values, first), hit in zip(tuples, hits, strict=True)
-    ]
-    ctx = SignalContext(_signal_rule(rule, fields), spec.group_id, spec.run_id, item.window, now)
-    written, handled = await write_until(client, alerts_index(spec.namespace), ctx, signals, item.max_alerts)
-    capped = handled < len(signals)
-    return RuleWindowResult(
-        rule_id=rule.rule.rule_id,
-        hits=len(signals),
-        created=written.created,
-        duplicates=written.duplicates,
-        capped=capped,
-        reached=from_ms(signals[handled - 1].decided) if capped else item.window.end,
-    )
+    text = f"{int(opts.history.total_seconds())}s"
+    signals = [_signal(rule, fields, t, hit, text) for t, hit in zip(tuples, hits, strict=True)]
+    signal_rule = rule_signal(rule, "new_terms", {"fields": fields, "history": text})
+    return await write_window(client, spec, item, signal_rule, signals, now)

@@ -24,8 +24,8 @@ from typing import Any
 
 from elasticsearch import ApiError
 
-from soar.detect.alerts import attack
-from soar.detect.models import Window
+from soar.detect.alerts import alerts_index, attack
+from soar.detect.models import DetectRule, RuleWindow, RuleWindowResult, SearchWindowInput, Window
 from soar.detect.risk import assess
 from soar.detect.settings import RuleOptions
 from soar.engines.search import SearchClient, search_error
@@ -67,6 +67,25 @@ class SignalRule:
     kind: str  # correlation type, threshold, new_terms or flatline
     options: RuleOptions
     exceptions: list[str] = field(default_factory=list)  # exception versions applied (id@version)
+
+
+def rule_signal(item: DetectRule, kind: str, spec: dict[str, Any]) -> SignalRule:
+    """The :class:`SignalRule` of a threshold, new terms or flatline rule; ``spec`` is its ``soar:`` kind as run."""
+    rule = item.rule
+    versions = item.exceptions.versions if item.exceptions else []
+    return SignalRule(
+        rule.rule_id,
+        rule.title,
+        rule.level,
+        rule.version,
+        rule.content_hash,
+        rule.tags,
+        rule.index,
+        {"query": rule.query, kind: spec},
+        kind,
+        item.options,
+        versions,
+    )
 
 
 @dataclass(frozen=True)
@@ -121,6 +140,22 @@ def signal_document(ctx: SignalContext, signal: Signal) -> dict[str, Any]:
     return doc
 
 
+def _rule_fields(ctx: SignalContext) -> dict[str, Any]:
+    rule = ctx.rule
+    return {
+        "uuid": rule.rule_id,
+        "name": rule.title,
+        "version": rule.version,
+        "content_hash": rule.content_hash,
+        "query": json.dumps(rule.query, sort_keys=True, separators=(",", ":")),
+        "index": rule.index,
+        "tags": rule.tags,
+        "group": ctx.group_id,
+        "time_field": rule.options.time_field,
+        "type": rule.kind,
+    }
+
+
 def _fields(ctx: SignalContext, signal: Signal, severity: str, risk_score: int) -> dict[str, Any]:
     rule = ctx.rule
     index, source_id = signal.sources[0]
@@ -134,18 +169,7 @@ def _fields(ctx: SignalContext, signal: Signal, severity: str, risk_score: int) 
         "building_block": (rule.level or "medium") == "informational",
         "original_time": format_timestamp(from_ms(signal.first)),
         "reason": signal.reason,
-        "rule": {
-            "uuid": rule.rule_id,
-            "name": rule.title,
-            "version": rule.version,
-            "content_hash": rule.content_hash,
-            "query": json.dumps(rule.query, sort_keys=True, separators=(",", ":")),
-            "index": rule.index,
-            "tags": rule.tags,
-            "group": ctx.group_id,
-            "time_field": rule.options.time_field,
-            "type": rule.kind,
-        },
+        "rule": _rule_fields(ctx),
         "threat": attack(rule.tags),
         "window": {"start": format_timestamp(ctx.window.start), "end": format_timestamp(ctx.window.end)},
         "source": {"index": index, "id": source_id},
@@ -220,3 +244,33 @@ async def write_until(
         out.duplicates += written.duplicates
         handled += len(batch)
     return out, handled
+
+
+async def write_window(
+    client: SearchClient,
+    spec: SearchWindowInput,
+    item: RuleWindow,
+    rule: SignalRule,
+    signals: list[Signal],
+    now: datetime,
+    *,
+    truncated: bool = False,
+) -> RuleWindowResult:
+    """Write a window's aggregate alerts in decision order, at most the item's cap of new ones.
+
+    When the cap stops the writing, ``reached`` is the decision time of the last alert written: the next
+    run starts there, and what it finds again is a duplicate.
+    """
+    ctx = SignalContext(rule, spec.group_id, spec.run_id, item.window, now)
+    ordered = sorted(signals, key=lambda s: (s.decided, s.uid))
+    written, handled = await write_until(client, alerts_index(spec.namespace), ctx, ordered, item.max_alerts)
+    capped = handled < len(ordered)
+    return RuleWindowResult(
+        rule_id=rule.rule_id,
+        hits=len(ordered),
+        created=written.created,
+        duplicates=written.duplicates,
+        capped=capped,
+        truncated=truncated,
+        reached=from_ms(ordered[handled - 1].decided) if capped else item.window.end,
+    )
