@@ -57,9 +57,12 @@ class TriageActivities:
         """Read the alert and add what triage needs to decide (no external change is made)."""
         try:
             doc = await self._alert(alert)
+            meta = doc["soar"]["alert"]
+            # An aggregate alert (correlation, threshold...) holds only its group-by values: what the events
+            # were about (service, dataset, country) is read from its first contributing event.
+            context = await self._anchor(alert) if meta["rule"].get("type") else doc
         except SoarError as exc:
             raise ApplicationError(str(exc), type=type(exc).__name__) from exc
-        meta = doc["soar"]["alert"]
         entities = alert_entities(doc)
         found = Enrichment(
             alert_id=alert.alert_id,
@@ -70,13 +73,13 @@ class TriageActivities:
             risk_score=int(meta.get("risk_score") or 0),
             tags=list(meta["rule"].get("tags") or []),
             group=str(meta["rule"].get("group") or ""),
-            dataset=get_path(doc, "event.dataset"),
+            dataset=get_path(context, "event.dataset"),
             at=meta.get("original_time") or doc["@timestamp"],
             source_index=alert.source_index,
             source_id=alert.source_id,
             entities=entities,
-            service=self.catalogue.of_event(doc),
-            country=get_path(doc, "source.geo.country_iso_code"),
+            service=self.catalogue.of_event(doc) or self.catalogue.of_event(context),
+            country=get_path(context, "source.geo.country_iso_code"),
             approvals=self.approvals,
         )
         found.related_events = await self._related(found)
@@ -91,6 +94,17 @@ class TriageActivities:
             raise ApplicationError(f"alert {alert.alert_id} not found", type="AlertNotFound") from None
         except ApiError as exc:
             raise search_error(exc, f"reading alert {alert.alert_id}") from None
+        source: dict[str, Any] = response["_source"]
+        return source
+
+    async def _anchor(self, alert: AlertHandOver) -> dict[str, Any]:
+        """The first event an aggregate alert counted (empty when it is gone)."""
+        try:
+            response = await self.search.es.get(index=alert.source_index, id=alert.source_id)
+        except NotFoundError:
+            return {}
+        except ApiError as exc:
+            raise search_error(exc, f"reading the first event of alert {alert.alert_id}") from None
         source: dict[str, Any] = response["_source"]
         return source
 
