@@ -2,18 +2,38 @@
 
 Start as many as the load needs, on any hosts: they share the queue. Each worker builds its clients once
 (search engine, Temporal, connectors) from the settings it is given and hands them to the activities.
+
+A worker can die at any moment (SIGKILL, out of memory, a lost node). Temporal only learns that an activity's
+worker is gone when the activity times out, so every activity soar schedules gets a heartbeat timeout
+(:data:`LIVENESS`) and heartbeats while it runs: another worker takes it over within seconds, instead of
+after its start-to-close timeout (minutes for containment).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from temporalio import activity
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import (
+    ActivityInboundInterceptor,
+    ActivityOutboundInterceptor,
+    ExecuteActivityInput,
+    Interceptor,
+    StartActivityInput,
+    Worker,
+    WorkflowInboundInterceptor,
+    WorkflowInterceptorClassInput,
+    WorkflowOutboundInterceptor,
+)
+from temporalio.workflow import ActivityHandle
 
 from playbooks.containment import ContainmentWorkflow
 from playbooks.incident import IncidentWorkflow
@@ -35,6 +55,10 @@ from soar.rules.compile import default_cache_dir
 # Where a checkout of the repository keeps them; settings name other files.
 DEFAULT_RESPONSE_FILE = Path("response/routing.yml")
 DEFAULT_CATALOGUE = Path("response/catalogue.yml")
+# How long an activity may go without a heartbeat before Temporal hands it to another worker.
+LIVENESS = timedelta(seconds=10)
+# Heartbeats leave the worker at most this often; well under LIVENESS, so a busy event loop has slack.
+_THROTTLE = timedelta(seconds=2)
 
 
 @dataclass(frozen=True)
@@ -60,6 +84,11 @@ def load_response_config(settings: Settings) -> ResponseConfig:
     response = load_response_file(_existing(settings.response.routing_file, DEFAULT_RESPONSE_FILE))
     catalogue = load_catalogue(_existing(settings.response.catalogue_file, DEFAULT_CATALOGUE))
     return ResponseConfig(response=response, catalogue=catalogue)
+
+
+def _has_idp(settings: Settings) -> bool:
+    connectors = settings.response.connectors
+    return connectors.keycloak is not None or connectors.okta is not None
 
 
 @asynccontextmanager
@@ -93,10 +122,10 @@ async def soar_worker(
             search,
             config.catalogue,
             config.response,
-            identity=responders.identity,
+            identity=responders.identity if _has_idp(settings) else None,
             approvals=settings.response.approvals,
         ).all(),
-        *ContainmentActivities(responders).all(),
+        *ContainmentActivities(responders, temporal).all(),
         *NotifyActivities(responders).all(),
         *AuditActivities(search, settings.namespace).all(),
         *IncidentActivities(search, temporal, settings, config.catalogue).all(),
@@ -106,10 +135,77 @@ async def soar_worker(
         task_queue=task_queue or settings.temporal.task_queue,
         workflows=[SweepWorkflow, TriageWorkflow, ContainmentWorkflow, IncidentWorkflow],
         activities=activities,
+        interceptors=[Liveness()],
         graceful_shutdown_timeout=timedelta(seconds=20),
+        max_heartbeat_throttle_interval=_THROTTLE,
     )
     try:
         yield worker
     finally:
         if own:
             await responders.aclose()
+
+
+class Liveness(Interceptor):
+    """Heartbeat timeouts on the activities workflows schedule, and heartbeats while activities run."""
+
+    def intercept_activity(self, next: ActivityInboundInterceptor) -> ActivityInboundInterceptor:
+        """Heartbeat for the activity while it runs (one interceptor per activity execution)."""
+        return _Beating(next)
+
+    def workflow_interceptor_class(
+        self, input: WorkflowInterceptorClassInput
+    ) -> type[WorkflowInboundInterceptor] | None:
+        """Give every activity a workflow schedules a heartbeat timeout."""
+        return _LivenessWorkflow
+
+
+class _LivenessWorkflow(WorkflowInboundInterceptor):
+    def init(self, outbound: WorkflowOutboundInterceptor) -> None:
+        super().init(_LivenessOutbound(outbound))
+
+
+class _LivenessOutbound(WorkflowOutboundInterceptor):
+    def start_activity(self, input: StartActivityInput) -> ActivityHandle[Any]:
+        longer = input.start_to_close_timeout is None or input.start_to_close_timeout > LIVENESS
+        if input.heartbeat_timeout is None and longer:
+            input.heartbeat_timeout = LIVENESS
+        return super().start_activity(input)
+
+
+class _Recorder(ActivityOutboundInterceptor):
+    """Remembers the activity's own heartbeat details, so the automatic heartbeats repeat them."""
+
+    def __init__(self, next: ActivityOutboundInterceptor) -> None:
+        super().__init__(next)
+        self.details: tuple[Any, ...] = ()
+
+    def heartbeat(self, *details: Any) -> None:
+        self.details = details
+        super().heartbeat(*details)
+
+
+class _Beating(ActivityInboundInterceptor):
+    def init(self, outbound: ActivityOutboundInterceptor) -> None:
+        self._recorder = _Recorder(outbound)
+        super().init(self._recorder)
+
+    async def execute_activity(self, input: ExecuteActivityInput) -> Any:
+        info = activity.info()
+        if info.heartbeat_timeout is None or info.is_local:
+            return await super().execute_activity(input)
+        # A retry must not wipe what an earlier attempt recorded (containment's undo): repeat it until the
+        # activity heartbeats details of its own.
+        self._recorder.details = tuple(info.heartbeat_details)
+        beating = asyncio.create_task(self._beat(info.heartbeat_timeout / 5))
+        try:
+            return await super().execute_activity(input)
+        finally:
+            beating.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beating
+
+    async def _beat(self, every: timedelta) -> None:
+        while True:
+            await asyncio.sleep(every.total_seconds())
+            self._recorder.heartbeat(*self._recorder.details)
