@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from soar.detect.alerts import alerts_index
 from soar.detect.checkpoints import ensure_indices
 from soar.detect.execute import search_window
 from soar.detect.models import RuleWindow, RuleWindowResult, SearchWindowInput, Window
-from soar.detect.ruleset import detect_rule
+from soar.detect.ruleset import detect_rule, with_exceptions
 from soar.detect.settings import RuleOptions
 from soar.engines.search import SearchClient
 from soar.rules.compile import compile_rules
@@ -93,7 +94,7 @@ def rules(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 
 async def _sweep(
-    search: SearchClient, settings: Settings, rule: Any, *windows: Window
+    search: SearchClient, settings: Settings, rule: Any, *windows: Window, cap: int = 10_000
 ) -> list[RuleWindowResult]:
     results = []
     for n, window in enumerate(windows):
@@ -104,6 +105,7 @@ async def _sweep(
             items=[RuleWindow(rule=rule, window=window, max_alerts=100)],
             page_size=500,
             concurrency=2,
+            max_group_events=cap,
         )
         [result] = await search_window(search, spec, datetime.now(UTC))
         results.append(result)
@@ -331,3 +333,56 @@ async def test_flatline_fires_for_a_silence_and_not_while_events_flow(
     assert flatline["last"].startswith((start - timedelta(minutes=30)).strftime("%Y-%m-%dT%H:%M"))
     [again] = await _sweep(search, settings, rule, Window(start=start - timedelta(minutes=50), end=start))
     assert (again.created, again.duplicates) == (0, 1)
+
+
+async def test_a_group_beyond_the_first_page_is_read_in_full_up_to_the_cap(
+    search: SearchClient, settings: Settings, rules: dict[str, Any], start: datetime
+) -> None:
+    await ensure_indices(search, settings.namespace)
+    steady = minutes(start, *range(150))  # one failure a minute for 150 minutes: one long attack
+    lines = [
+        okta(t, FAILED, f"s{n}@bank.example", "203.0.113.77", result="FAILURE") for n, t in enumerate(steady)
+    ]
+    later = minutes(start, 200, 201, 202, 203, 204)
+    lines += [okta(t, FAILED, "z@bank.example", "203.0.113.78", result="FAILURE") for t in later]
+    await ingest_okta(search, settings, lines)
+    window = Window(start=start, end=start + timedelta(hours=4))
+    [capped] = await _sweep(search, settings, rules["burst"], window, cap=120)
+    assert (capped.created, capped.truncated) == (2, True)  # read up to 120 of 150: still one alert for them
+    [full] = await _sweep(search, settings, rules["burst"], window)
+    assert (full.created, full.duplicates, full.truncated) == (0, 2, False)
+    alerts = await _alerts(search, rules["burst"].rule_id)
+    assert [a["soar"]["alert"]["correlation"]["sources_total"] for a in alerts] == [
+        11,
+        5,
+    ]  # 10 minutes, inclusive
+
+
+async def test_an_exception_of_a_referenced_rule_keeps_its_events_out_of_the_correlation(
+    search: SearchClient, settings: Settings, rules: dict[str, Any], start: datetime, tmp_path: Path
+) -> None:
+    await ensure_indices(search, settings.namespace)
+    times = minutes(start, 1, 2, 3, 4, 5)
+    lines = [
+        okta(t, FAILED, f"o{n}@bank.example", "194.25.0.10", result="FAILURE") for n, t in enumerate(times)
+    ]
+    lines += [
+        okta(t, FAILED, f"i{n}@bank.example", "203.0.113.5", result="FAILURE") for n, t in enumerate(times)
+    ]
+    await ingest_okta(search, settings, lines)
+    folder = tmp_path / "exceptions"
+    folder.mkdir()
+    today = date.today()
+    (folder / "office.yml").write_text(
+        f"id: office\nrule: okta_sign_in_failed\nowner: soc@bank.example\nreason: office egress\n"
+        f"created: {today - timedelta(days=1)}\nexpires: {today + timedelta(days=30)}\n"
+        "match:\n  source.ip: {cidr: 194.25.0.0/22}\n",
+        "utf-8",
+    )
+    [item], in_force = with_exceptions([rules["burst"]], str(folder), today)
+    assert [v.split("@")[0] for v in in_force.active] == ["office"]
+    [result] = await _sweep(search, settings, item, Window(start=start, end=start + timedelta(hours=1)))
+    assert result.created == 1
+    [alert] = await _alerts(search, item.rule_id)
+    assert alert["source"]["ip"] == "203.0.113.5"
+    assert alert["soar"]["alert"]["exceptions"]["versions"] == in_force.active
