@@ -7,7 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
+from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError
 
 from soar.connectors.base import Attempt
 from soar.connectors.responders import Responders
@@ -37,8 +39,8 @@ def application_error(exc: SoarError) -> ApplicationError:
     return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=True)
 
 
-def _attempt(spec: ActionSpec) -> Attempt:
-    """The link between retries: what an earlier attempt heartbeated just before it changed anything."""
+def _attempt(spec: ActionSpec, temporal: Client | None) -> Attempt:
+    """The link between retries: what an earlier attempt recorded just before it changed anything."""
     previous = None
     for detail in activity.info().heartbeat_details:
         if (
@@ -48,8 +50,21 @@ def _attempt(spec: ActionSpec) -> Attempt:
         ):
             previous = detail["undo"]
 
-    def record(undo: dict[str, Any]) -> None:
-        activity.heartbeat({"key": spec.key, "undo": undo})
+    async def record(undo: dict[str, Any]) -> None:
+        detail = {"key": spec.key, "undo": undo}
+        activity.heartbeat(detail)  # the worker's own heartbeats repeat it from now on
+        if temporal is None:
+            return
+        # A heartbeat leaves the worker later (throttled, in the background): one killed right after the change
+        # would take the undo with it. Store it now; the change is sent once Temporal has it.
+        handle = temporal.get_async_activity_handle(task_token=activity.info().task_token)
+        try:
+            await handle.heartbeat(detail)
+        except RPCError as exc:
+            raise ApplicationError(
+                f"{spec.kind} {spec.target.value}: cannot record the undo before the change: {exc.status.name}",
+                type="EngineUnavailable",
+            ) from None
 
     return Attempt(previous=previous, record=record)
 
@@ -59,16 +74,19 @@ class ContainmentActivities:
 
     Args:
         responders: The connectors, built once per worker from the connector settings.
+        temporal: The client the undo of a change is stored with before the change is sent (a retry after a
+            crash needs it); None only heartbeats it, which a worker killed right after the change may lose.
     """
 
-    def __init__(self, responders: Responders) -> None:
+    def __init__(self, responders: Responders, temporal: Client | None = None) -> None:
         self.responders = responders
+        self.temporal = temporal
 
     @activity.defn(name="containment.apply")
     async def apply_action(self, spec: ActionSpec) -> ActionResult:
         """Apply one action; a retry finds it applied and changes nothing (``ALREADY_APPLIED``)."""
         try:
-            return await self.responders.apply(spec, _attempt(spec))
+            return await self.responders.apply(spec, _attempt(spec, self.temporal))
         except SoarError as exc:
             raise application_error(exc) from exc
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
 import ssl
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -202,16 +203,19 @@ class Attempt:
 
     Attributes:
         previous: The undo recorded by an earlier attempt of the same action, if any.
-        record: Called with the undo just before the first change (Temporal: ``activity.heartbeat``).
+        record: Called with the undo just before the first change (Temporal: a heartbeat, awaited until the
+            server has stored it); a coroutine is awaited before the change is sent.
     """
 
     previous: dict[str, Any] | None = None
-    record: Callable[[dict[str, Any]], None] | None = None
+    record: Callable[[dict[str, Any]], Awaitable[None] | None] | None = None
 
-    def before_change(self, undo: dict[str, Any]) -> None:
+    async def before_change(self, undo: dict[str, Any]) -> None:
         """Record ``undo`` before a change is sent, so a retry knows the state before soar acted."""
         if self.record is not None:
-            self.record(undo)
+            stored = self.record(undo)
+            if inspect.isawaitable(stored):
+                await stored
 
 
 def result(

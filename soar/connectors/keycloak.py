@@ -148,7 +148,7 @@ class KeycloakConnector:
         if not sessions:
             detail = f"user {spec.target.value} has no active session"
             return result(spec, ActionOutcome.ALREADY_APPLIED, SYSTEM, detail, trace, undo)
-        attempt.before_change(undo)
+        await attempt.before_change(undo)
         await self._admin(Call("POST", f"{base}/logout"), trace)
         detail = f"ended {len(sessions)} session(s) of user {spec.target.value}"
         return result(spec, ActionOutcome.APPLIED, SYSTEM, detail, trace, undo)
@@ -167,7 +167,7 @@ class KeycloakConnector:
             detail = f"{what} was already disabled" + ("" if was_enabled else " before soar acted")
             return result(spec, ActionOutcome.ALREADY_APPLIED, SYSTEM, detail, trace, undo)
         undo = {"id": object_id, "was_enabled": True}
-        attempt.before_change(undo)
+        await attempt.before_change(undo)
         # The whole representation goes back: since Keycloak 24 a partial PUT may clear omitted fields.
         await self._admin(Call("PUT", path, body={**representation, "enabled": False}), trace)
         return result(spec, ActionOutcome.APPLIED, SYSTEM, f"disabled {what}", trace, undo)

@@ -75,7 +75,7 @@ class OktaConnector:
         if spec.kind is ActionKind.REVOKE_SESSIONS:
             user = await self._user(spec.target.value, trace)
             undo = {"id": user["id"]}
-            attempt.before_change(undo)
+            await attempt.before_change(undo)
             # Okta documents no way to list a user's sessions: clearing none is a no-op, so a retry may resend it.
             call = Call("DELETE", f"/api/v1/users/{user['id']}/sessions", params={"oauthTokens": "true"})
             await self.http.send(call, trace)
@@ -99,7 +99,7 @@ class OktaConnector:
         if status != "ACTIVE":
             raise self.http.refuse(call, f"{name} is {status}: Okta suspends only an ACTIVE user")
         undo = {"id": user_id, "was_active": True}
-        attempt.before_change(undo)
+        await attempt.before_change(undo)
         await self.http.send(call, trace)
         return result(spec, ActionOutcome.APPLIED, SYSTEM, f"suspended {name}", trace, undo)
 
@@ -112,7 +112,7 @@ class OktaConnector:
             detail = f"{name} was already INACTIVE" + ("" if undo["was_active"] else " before soar acted")
             return result(spec, ActionOutcome.ALREADY_APPLIED, SYSTEM, detail, trace, undo)
         undo = {"id": app_id, "was_active": True}
-        attempt.before_change(undo)
+        await attempt.before_change(undo)
         await self.http.send(Call("POST", f"/api/v1/apps/{app_id}/lifecycle/deactivate"), trace)
         return result(spec, ActionOutcome.APPLIED, SYSTEM, f"deactivated {name}", trace, undo)
 
