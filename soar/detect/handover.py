@@ -8,6 +8,7 @@ the alert. A crash anywhere in between leaves the alert pending, and the next sw
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from elasticsearch import ApiError
@@ -22,6 +23,8 @@ from soar.engines.search import SearchClient, search_error
 from soar.errors import SearchError
 
 _PAGE = 500
+# Starts in flight at once: each is one round trip to Temporal, so a burst of alerts starts in parallel.
+CONCURRENCY = 32
 
 
 def _facts(alert: dict[str, Any]) -> AlertFacts:
@@ -95,24 +98,51 @@ async def _record(
         raise SearchError(f"recording the hand-over of alerts: {str(response['items'])[:300]}")
 
 
+async def _dispatch(
+    temporal: Client, routing: RoutingTable, index: str, alert: dict[str, Any], gate: asyncio.Semaphore
+) -> tuple[str, HandOverStatus, bool | None]:
+    """Start one alert's playbook: (alert id, status, started now; None when unrouted)."""
+    route = routing.route(_facts(alert))
+    if route is None:
+        return alert["uuid"], "unrouted", None
+    async with gate:
+        started = await start_once(temporal, route, _handover(index, alert))
+    return alert["uuid"], "started", started
+
+
 async def hand_over(
-    search: SearchClient, temporal: Client, routing: RoutingTable, namespace: str, group_id: str
+    search: SearchClient,
+    temporal: Client,
+    routing: RoutingTable,
+    namespace: str,
+    group_id: str,
+    *,
+    concurrency: int = CONCURRENCY,
 ) -> HandOverOutput:
-    """Hand every pending alert of the group to its playbook (or mark it unrouted)."""
+    """Hand every pending alert of the group to its playbook (or mark it unrouted).
+
+    Playbooks are started ``concurrency`` at a time. When a start fails, the alerts handed over so far
+    are recorded before the error is raised; the failed one stays pending for the next hand-over.
+    """
     index = alerts_index(namespace)
     out = HandOverOutput()
+    gate = asyncio.Semaphore(concurrency)
     while alerts := await _pending(search, index, group_id):
+        done = await asyncio.gather(
+            *(_dispatch(temporal, routing, index, a, gate) for a in alerts), return_exceptions=True
+        )
         outcomes: list[tuple[str, HandOverStatus, str | None]] = []
-        for alert in alerts:
-            route = routing.route(_facts(alert))
-            if route is None:
-                out.unrouted += 1
-                outcomes.append((alert["uuid"], "unrouted", None))
+        for item in done:
+            if isinstance(item, BaseException):
                 continue
-            if await start_once(temporal, route, _handover(index, alert)):
-                out.started += 1
-            else:
-                out.already_started += 1
-            outcomes.append((alert["uuid"], "started", handover_workflow_id(alert["uuid"])))
-        await _record(search, index, outcomes)
+            uid, status, started = item
+            out.unrouted += started is None
+            out.started += started is True
+            out.already_started += started is False
+            outcomes.append((uid, status, handover_workflow_id(uid) if status == "started" else None))
+        if outcomes:
+            await _record(search, index, outcomes)
+        failed = next((item for item in done if isinstance(item, BaseException)), None)
+        if failed is not None:
+            raise failed
     return out
