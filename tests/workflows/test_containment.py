@@ -7,10 +7,12 @@ their own tests against the fakes); the audit activities are the real ones, on t
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -134,6 +136,16 @@ async def bench(workflow_env: WorkflowEnvironment, search: SearchClient) -> Asyn
         yield Bench(workflow_env, connectors, search, queue)
 
 
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def _store_history(handle: WorkflowHandle[Any, Any], name: str) -> None:
+    """With REGENERATE_HISTORIES=1, keep the finished workflow's history for the replay tests."""
+    if os.environ.get("REGENERATE_HISTORIES") == "1":
+        history = await handle.fetch_history()
+        await asyncio.to_thread((HISTORIES / f"{name}.json").write_text, history.to_json(), "utf-8")
+
+
 async def _reach(handle: WorkflowHandle[Any, Any], state: ActionState) -> None:
     """Wait (in real time) until the workflow shows ``state``: activities run on the wall clock."""
     for _ in range(200):
@@ -160,6 +172,7 @@ async def test_a_playbook_proposal_needs_two_people_and_nobody_counts_twice(benc
     assert len(result.refused) == 2
     assert len(bench.connectors.applied) == 1
     assert bench.connectors.reverted == bench.connectors.applied
+    await _store_history(handle, "containment-two-approvals")
     report = await verify(bench.search, NS, stream=handle.id)
     assert report.ok
     assert report.records == 8  # proposed, approval requested, 2 refused, 2 granted, applied, reverted
@@ -174,6 +187,7 @@ async def test_the_requester_cannot_approve_and_the_request_expires(bench: Bench
     assert result.refused == ["alice: four-eyes: the requester cannot approve their own request"]
     assert bench.connectors.applied == []
     assert NotificationKind.ESCALATION in bench.connectors.notified
+    await _store_history(handle, "containment-expired")
 
 
 async def test_a_rejection_ends_it_without_acting(bench: Bench) -> None:

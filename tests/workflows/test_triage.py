@@ -7,6 +7,7 @@ on the embedded search engine, connectors in dry-run mode (no IdP configured), s
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -77,6 +78,14 @@ async def _alert(search: SearchClient, settings: Settings, user: str, at: dateti
     )
 
 
+async def _store_history(client: Client, workflow_id: str, name: str) -> None:
+    """With REGENERATE_HISTORIES=1, keep a finished workflow's history for the replay tests."""
+    if os.environ.get("REGENERATE_HISTORIES") == "1":
+        history = await client.get_workflow_handle(workflow_id).fetch_history()
+        path = Path(__file__).parent / "histories" / f"{name}.json"
+        await asyncio.to_thread(path.write_text, history.to_json(), "utf-8")
+
+
 async def _state(client: Client, workflow_id: str, want: ActionState) -> None:
     handle = client.get_workflow_handle(workflow_id)
     for _ in range(300):
@@ -118,6 +127,8 @@ async def test_two_alerts_of_one_user_make_one_incident_and_one_approved_action(
         assert (
             len(results[0].proposed) == 2
         )  # revoke sessions (runs at once) and disable the user (four-eyes)
+        await _store_history(client, f"alert-{first.alert_id}", "triage-first-alert")
+        await _store_history(client, f"alert-{second.alert_id}", "triage-joins-incident")
         disable = next(w for w in results[0].proposed if "disable_user" in w)
         revoke = next(w for w in results[0].proposed if "revoke_sessions" in w)
         await _state(client, revoke, ActionState.APPLIED)
