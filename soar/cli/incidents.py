@@ -143,17 +143,14 @@ def _print_view(v: IncidentView) -> None:
 
 def _print_actions_and_reports(v: IncidentView) -> None:
     if v.actions:
-        actions = Table("action", "kind", "target", "state", "requested by", "approvals", title="Containment")
+        out_console.print("Containment actions (approve/reject take the id):")
         for a in v.actions:
-            actions.add_row(
-                a.action_id,
-                a.kind.value,
-                a.target.value,
-                a.state.value,
-                a.requested_by,
-                ", ".join(a.approvals) or "—",
+            approvals = ", ".join(a.approvals) or "none"
+            out_console.print(
+                f"  {a.action_id}  {a.kind.value} {a.target.value}: {a.state.value}, requested by "
+                f"{a.requested_by}, approvals: {approvals}"
+                + (f", rejected by {a.rejected_by}" if a.rejected_by else "")
             )
-        out_console.print(actions)
     if v.reports:
         reports = Table("stage", "rendered", "sha256", "files", "why", title="Reports")
         for r in v.reports:
