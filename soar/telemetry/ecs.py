@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Any, Literal
+import re
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from typing import Any, Literal, get_args
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
@@ -57,6 +59,73 @@ class EcsCore(BaseModel):
 
     timestamp: AwareDatetime = Field(alias="@timestamp")
     event: EcsEvent
+
+
+_KINDS = frozenset(get_args(EventKind))
+_OUTCOMES = frozenset(get_args(EventOutcome))
+# The form the normalisers write (``format_timestamp``): a valid time of day; the date is checked apart.
+_ECS_TIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3}Z")
+_DAYS: set[str] = set()  # dates (YYYY-MM-DD) already found valid; a few hundred in practice
+_MAX_DAYS = 100_000
+
+
+def validate_core(document: Mapping[str, Any]) -> None:
+    """Check a document's ``@timestamp`` and ``event`` exactly as :class:`EcsCore` does.
+
+    The usual document (``@timestamp`` in the ECS form, ``event`` a dict of plain strings and lists of
+    strings) is checked here, without building a model; anything else goes through ``EcsCore``, which
+    accepts what it accepts and words the error. What is accepted here ``EcsCore`` accepts too.
+
+    Raises:
+        pydantic.ValidationError: The core is not valid ECS (raised by ``EcsCore``).
+    """
+    stamp, event = document.get("@timestamp"), document.get("event")
+    if not (_plain_time(stamp) and type(event) is dict and _plain_event(event)):
+        EcsCore.model_validate({"@timestamp": stamp, "event": event})
+
+
+def _plain_time(stamp: Any) -> bool:
+    if type(stamp) is not str or _ECS_TIME.fullmatch(stamp) is None:
+        return False
+    day = stamp[:10]
+    if day in _DAYS:
+        return True
+    try:
+        date.fromisoformat(day)  # no 30 February, no year 0
+    except ValueError:
+        return False
+    if len(_DAYS) < _MAX_DAYS:
+        _DAYS.add(day)
+    return True
+
+
+def _plain_event(event: dict[str, Any]) -> bool:
+    get = event.get
+    kind, outcome, original = get("kind", "event"), get("outcome", "unknown"), get("original")
+    if not (type(kind) is str and kind in _KINDS and type(outcome) is str and outcome in _OUTCOMES):
+        return False
+    if not (type(get("dataset")) is str and type(get("module")) is str and type(get("action", "")) in _TEXT):
+        return False
+    if not (type(original) is str and original and (original.isascii() or _unicode(original))):
+        return False  # a length-checked string must be valid Unicode (no lone surrogate) for pydantic
+    category, types = get("category"), get("type")
+    return (
+        type(category) is list
+        and type(types) is list
+        and all(type(item) is str for item in category)
+        and all(type(item) is str for item in types)
+    )
+
+
+_TEXT = (str, type(None))
+
+
+def _unicode(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def format_timestamp(value: datetime) -> str:

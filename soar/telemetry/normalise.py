@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from soar.errors import NormalisationError
-from soar.telemetry.ecs import EcsCore, format_timestamp
+from soar.telemetry.ecs import format_timestamp, validate_core
 from soar.telemetry.sources import Source
 
 # A normaliser takes one raw record (a line of text as the source wrote it) and returns the ECS
@@ -94,7 +94,7 @@ def normalise_record(source: Source | str, raw: str) -> dict[str, Any]:
 def _checked(fn: NormaliserFn, raw: str) -> dict[str, Any]:
     try:
         document = fn(raw)
-        EcsCore.model_validate({"@timestamp": document.get("@timestamp"), "event": document.get("event")})
+        validate_core(document)
     except NormalisationError:
         raise
     except ValidationError as exc:
