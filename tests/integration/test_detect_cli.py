@@ -45,7 +45,7 @@ def test_run_once_twice_creates_alerts_once(runner: CliRunner, search_url: str, 
     assert first.exit_code == 0, first.output
     counts = _last_json(first.stdout)
     assert set(counts) == {"rules", "windows", "alerts_created", "duplicates_skipped", "gaps_filled"}
-    assert counts["rules"] == 54
+    assert counts["rules"] == 63  # rules that alert on their own, and the correlations
     assert counts["alerts_created"] > 0
     second = runner.invoke(app, args, env=env)
     assert second.exit_code == 0, second.output
