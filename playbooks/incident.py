@@ -108,6 +108,7 @@ class IncidentWorkflow:
                 return await self._close(reason)
             if self._history_long():
                 await self._settle_tasks()
+                await self._audit_updates()
                 workflow.continue_as_new(
                     st.IncidentStart(
                         incident_id=s.view.incident_id, policy=s.policy, state=s, trail=self._trail.state()
@@ -139,8 +140,9 @@ class IncidentWorkflow:
                     retry_policy=_RETRY,
                 )
                 s.figures_stale = False
+                st.run_problem(s, "", "figures")
             except ActivityError as exc:
-                s.assess_problems.append(f"figures: {exc.cause or exc}")
+                st.run_problem(s, str(exc.cause or exc), "figures")
         try:
             out = await workflow.execute_local_activity(
                 m.ASSESS,
@@ -150,9 +152,10 @@ class IncidentWorkflow:
                 retry_policy=_RETRY,
             )
         except ActivityError as exc:
-            s.assess_problems.append(f"assessment: {exc.cause or exc}")
+            st.run_problem(s, str(exc.cause or exc), "assessment")
             s.dirty_since, s.reassess_now = None, False
             return
+        st.run_problem(s, "", "assessment")
         first_major = st.apply_assessment(s, out)
         await self._audit_alerts()
         await self._audit_classification()
@@ -211,8 +214,7 @@ class IncidentWorkflow:
                 retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
             )
         except ActivityError as exc:
-            self._s.assess_problems.append(f"notification {note.key}: {exc.cause or exc}")
-            self._s.save_pending = True
+            st.run_problem(self._s, str(exc.cause or exc), f"notification {note.key}")
 
     async def _save(self) -> None:
         s = self._s

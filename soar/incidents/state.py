@@ -62,6 +62,7 @@ class IncidentState(BaseModel):
     renders: list[RenderRequest] = Field(default_factory=list)
     update_problems: list[str] = Field(default_factory=list)
     assess_problems: list[str] = Field(default_factory=list)
+    run_problems: list[str] = Field(default_factory=list)  # failed figures, notifications: kept until fixed
     audited_major: bool | None = None  # the classification last written to the audit trail
     audited_alerts: int = 0  # alerts counted in the audit trail so far
 
@@ -180,6 +181,7 @@ def apply_update(state: IncidentState, update: IncidentUpdate, now: datetime) ->
         else:
             state.view.facts[name] = Fact(value=raw, by=update.by, at=update.at)
     state.update_problems = (state.update_problems + refused)[-MAX_PROBLEMS:]
+    refresh_problems(state)
     state.view.last_activity_at = now
     state.reassess_now = state.save_pending = True
     return refused
@@ -215,9 +217,22 @@ def apply_assessment(state: IncidentState, out: AssessOutput) -> bool:
     v.deadlines = merge_deadlines(v.deadlines, out.deadlines) if state.major else []
     v.figures = out.figures
     state.assess_problems = out.problems
-    v.problems = (state.assess_problems + state.update_problems)[-MAX_PROBLEMS:]
+    refresh_problems(state)
     state.dirty_since, state.reassess_now, state.save_pending = None, False, True
     return first
+
+
+def refresh_problems(state: IncidentState) -> None:
+    """The view's problems: the assessment's, then refused updates, then failed steps of the workflow."""
+    state.view.problems = (state.assess_problems + state.update_problems + state.run_problems)[-MAX_PROBLEMS:]
+    state.save_pending = True
+
+
+def run_problem(state: IncidentState, problem: str, key: str) -> None:
+    """Record (or, with an empty ``problem``, clear) a failed step; ``key`` names the step, e.g. ``figures``."""
+    kept = [p for p in state.run_problems if not p.startswith(f"{key}: ")]
+    state.run_problems = ([*kept, f"{key}: {problem}"] if problem else kept)[-MAX_PROBLEMS:]
+    refresh_problems(state)
 
 
 def record_render(

@@ -10,7 +10,15 @@ from soar.incidents.models import (
     IncidentStatus,
     IncidentUpdate,
 )
-from soar.incidents.state import add_alert, apply_assessment, apply_update, close_reason, facts_for, new_state
+from soar.incidents.state import (
+    add_alert,
+    apply_assessment,
+    apply_update,
+    close_reason,
+    facts_for,
+    new_state,
+    run_problem,
+)
 from tests.unit.incidents.helpers import T0, alert, user
 
 
@@ -88,3 +96,14 @@ def test_closing_rules() -> None:
     assert close_reason(major, T0 + timedelta(days=30)) is None
     apply_update(major, IncidentUpdate(by="a", at=T0, values={"submitted.final": "now"}), T0)
     assert close_reason(major, T0) == "final report submitted"
+
+
+def test_failed_steps_are_problems_until_they_succeed() -> None:
+    s = _state()
+    run_problem(s, "search engine unreachable", "figures")
+    run_problem(s, "webhook 500", "notification k1")
+    assert s.view.problems == ["figures: search engine unreachable", "notification k1: webhook 500"]
+    apply_assessment(s, _major())
+    assert "figures: search engine unreachable" in s.view.problems
+    run_problem(s, "", "figures")
+    assert s.view.problems == ["notification k1: webhook 500"]
