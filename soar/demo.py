@@ -9,15 +9,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from temporalio.client import Client
+
 from soar.config import Settings
+from soar.demo_response import (
+    DispatchSummary,
+    approve_pending,
+    await_initial_report,
+    await_playbooks,
+    await_state,
+    pending_actions,
+)
 from soar.detect.run import run_once
 from soar.engines.embedded import EmbeddedSearch, EmbeddedTemporal
-from soar.engines.search import connect_search
+from soar.engines.search import SearchClient, connect_search
 from soar.engines.workflow import connect_temporal
+from soar.incidents.store import list_incidents
+from soar.response.models import ActionState
 from soar.telemetry.ingest import IngestReport, ProgressFn
 from soar.telemetry.loading import generate_scenario, ingest_scenario, truth_path
+from soar.worker import load_response_config, soar_worker
 
 StageFn = Callable[[str, float], None]
+
+
+@dataclass
+class ResponseSummary:
+    """What the response side did in the demo."""
+
+    dispatch: DispatchSummary = field(default_factory=DispatchSummary)
+    approved: int = 0
+    applied: int = 0
+    incidents: int = 0
+    major: int = 0
+    reports: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The response part of the demo's JSON summary."""
+        return {
+            "incidents": self.incidents,
+            "major_incidents": self.major,
+            "playbooks": self.dispatch.model_dump(exclude={"failed"}) | {"failed": len(self.dispatch.failed)},
+            "containment": {"approved": self.approved, "applied": self.applied},
+            "reports": self.reports,
+        }
 
 
 @dataclass
@@ -29,6 +64,7 @@ class DemoResult:
     stories: int = 0
     truth_file: str = ""
     detection: dict[str, int] = field(default_factory=dict)
+    response: ResponseSummary | None = None
     stages: dict[str, float] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
@@ -42,6 +78,7 @@ class DemoResult:
             "stories": self.stories,
             "alerts": self.detection.get("alerts_created", 0),
             "detection": self.detection,
+            **(self.response.as_dict() if self.response else {"incidents": 0, "reports": []}),
             "truth": self.truth_file,
             "indices": self.ingest.as_dict(),
             "stages": {name: round(seconds, 3) for name, seconds in self.stages.items()},
@@ -76,6 +113,8 @@ async def run_demo(
     try:
         async with _stage(result, "engines_up", on_stage):
             for engine in started:
+                if isinstance(engine, EmbeddedTemporal):
+                    engine.forget()  # the search engine starts empty: so must the workflows
                 await engine.start()
         async with _stage(result, "generate", on_stage):
             generated = generate_scenario(scenario, seed)
@@ -92,13 +131,52 @@ async def run_demo(
                 settings.temporal, None if settings.temporal.configured else temporal.address
             )
             if rules is not None:
-                async with _stage(result, "detect", on_stage):
-                    result.detection = (await run_once(client, workflows, settings, [rules])).totals()
+                result.response = await respond(client, workflows, settings, rules, result, on_stage)
     finally:
         async with _stage(result, "engines_down", on_stage):
             for engine in reversed(started):
                 await engine.stop()
     return result
+
+
+async def respond(
+    search: SearchClient,
+    temporal: Client,
+    settings: Settings,
+    rules: Path,
+    result: DemoResult,
+    on_stage: StageFn | None,
+) -> ResponseSummary:
+    """Detection with hand-over, triage, four-eyes containment and the DORA initial notification, timed."""
+    config = load_response_config(settings)
+    response = ResponseSummary()
+    async with soar_worker(settings, search, temporal, config=config) as worker, worker:
+        async with _stage(result, "detect", on_stage):
+            summary = await run_once(
+                search, temporal, settings, [rules], settings.detect, routing=config.response.routing
+            )
+            result.detection = summary.totals()
+        async with _stage(result, "triage", on_stage):
+            response.dispatch = await await_playbooks(temporal, search, settings.namespace)
+        async with _stage(result, "containment", on_stage):
+            incidents = await list_incidents(search, settings.namespace, limit=1000)
+            pending = pending_actions(incidents)
+            response.approved = await approve_pending(temporal, search, settings.namespace)
+            response.applied = await await_state(temporal, pending, ActionState.APPLIED, within=60)
+        async with _stage(result, "dora_report", on_stage):
+            incidents = await await_initial_report(search, settings.namespace, within=120)
+    response.incidents = len(incidents)
+    response.major = sum(1 for i in incidents if i.classification and i.classification.major)
+    response.reports = [
+        {
+            "stage": str(r.stage),
+            "path": r.files.get("json", next(iter(r.files.values()), "")),
+            "incident": i.incident_id,
+        }
+        for i in incidents
+        for r in i.reports
+    ]
+    return response
 
 
 def _configured(settings: Settings, engine: EmbeddedSearch | EmbeddedTemporal) -> bool:
