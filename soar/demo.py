@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from soar.demo_response import (
     pending_actions,
 )
 from soar.detect.run import run_once
+from soar.dora.assessment import Contact, EntityProfile
 from soar.engines.embedded import EmbeddedSearch, EmbeddedTemporal
 from soar.engines.search import SearchClient, connect_search
 from soar.engines.workflow import connect_temporal
@@ -108,6 +110,8 @@ async def run_demo(
     Detection runs the rules of ``rules`` when given (``detections/`` in a checkout of the repository).
     """
     result = DemoResult()
+    if settings.response.dora.clients_total is None:
+        settings = with_demo_bank(settings, scenario)
     search, temporal = EmbeddedSearch(settings), EmbeddedTemporal(settings)
     started = [e for e in (search, temporal) if e.state() is None and not _configured(settings, e)]
     try:
@@ -177,6 +181,26 @@ async def respond(
         for r in i.reports
     ]
     return response
+
+
+# The demo bank's DORA references, derived from the scenario world and checked by counting the generated day
+# (docs/incidents.md, "The demo bank's references"): customers, payment transactions a day, their value.
+_DEMO_REFERENCES = {"default": (3000, 1470, 1_120_000), "small": (300, 60, 125_000)}
+
+
+def with_demo_bank(settings: Settings, scenario: str) -> Settings:
+    """Settings with the demo bank as the reporting entity, for a scenario whose world soar generated."""
+    clients, transactions, value = _DEMO_REFERENCES.get(scenario, _DEMO_REFERENCES["default"])
+    contact = Contact(name="Ines Incident", email="ict-incidents@bank.example", phone="+49 69 1234 5600")
+    dora = settings.response.dora.model_copy(
+        update={
+            "entity": EntityProfile(name="Demo Bank AG", lei="529900T8BM49AURSDO55", primary_contact=contact),
+            "clients_total": clients,
+            "transactions_daily_avg": Decimal(transactions),
+            "transaction_value_daily_avg_eur": Decimal(value),
+        }
+    )
+    return settings.model_copy(update={"response": settings.response.model_copy(update={"dora": dora})})
 
 
 def _configured(settings: Settings, engine: EmbeddedSearch | EmbeddedTemporal) -> bool:
