@@ -1,4 +1,4 @@
-"""``soar detect run|worker|schedule|pause|resume|evaluate``: the detection engine on Temporal."""
+"""``soar detect run|schedule|pause|resume|evaluate``: the detection engine on Temporal (``soar worker`` runs it)."""
 
 from __future__ import annotations
 
@@ -12,16 +12,16 @@ from rich.table import Table
 from temporalio.client import Client
 
 from soar.cli.common import State, command, err_console, out_console, print_json_line
+from soar.cli.worker import run_worker
 from soar.config import Settings
 from soar.detect.evaluate import evaluate as evaluate_alerts
 from soar.detect.run import RunSummary, rule_groups, run_once
 from soar.detect.schedules import group_schedule, set_paused, upsert_schedules
 from soar.detect.settings import parse_duration
-from soar.detect.worker import detect_worker
 from soar.engines.session import search_session, temporal_session
 from soar.errors import InputError, ScenarioError
-from soar.rules.compile import default_cache_dir
 from soar.telemetry.scenario import generate
+from soar.worker import load_response_config
 
 app = typer.Typer(
     help="Run the detection rules against the telemetry indices and write alerts.", no_args_is_help=True
@@ -85,23 +85,18 @@ async def run(
     ] = None,
     json_out: JsonOption = False,
 ) -> None:
-    """Sweep every rule group once (--once), or schedule the sweeps and run a worker until interrupted."""
+    """Sweep every rule group once (--once), or schedule the sweeps and run ``soar worker`` until stopped."""
     settings = State.settings()
     async with search_session(settings) as search, temporal_session(settings) as temporal:
         if once:
-            summary = await run_once(search, temporal, settings, _paths(rules))
+            routing = load_response_config(settings).response.routing
+            summary = await run_once(search, temporal, settings, _paths(rules), routing=routing)
             _print_summary(summary)
             if json_out:
                 print_json_line(summary.totals())
             return
         await _schedule(temporal, settings, _paths(rules), interval)
-        err_console.print(f"sweeping on task queue {settings.temporal.task_queue}; Ctrl-C stops")
-        await detect_worker(
-            temporal,
-            search,
-            task_queue=settings.temporal.task_queue,
-            cache_dir=default_cache_dir(settings.data_dir),
-        ).run()
+        await run_worker(settings, search, temporal)
 
 
 async def _schedule(
@@ -121,21 +116,6 @@ def _duration(value: str, option: str) -> timedelta:
     if not isinstance(parsed, timedelta) or parsed <= timedelta(0):
         raise InputError(f"not a positive duration: {value!r}", field=option)
     return parsed
-
-
-@app.command()
-@command
-async def worker() -> None:
-    """Run a sweep worker on the configured task queue (more workers: more throughput)."""
-    settings = State.settings()
-    async with search_session(settings) as search, temporal_session(settings) as temporal:
-        err_console.print(f"sweep worker on task queue {settings.temporal.task_queue}; Ctrl-C stops")
-        await detect_worker(
-            temporal,
-            search,
-            task_queue=settings.temporal.task_queue,
-            cache_dir=default_cache_dir(settings.data_dir),
-        ).run()
 
 
 @app.command()
