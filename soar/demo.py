@@ -104,10 +104,16 @@ async def run_demo(
     rules: Path | None = None,
     progress: Callable[[int], ProgressFn] | None = None,
     on_stage: StageFn | None = None,
+    report_wait: float = 180.0,
 ) -> DemoResult:
     """Run the demo end to end; engines that were not running are started and stopped again.
 
-    Detection runs the rules of ``rules`` when given (``detections/`` in a checkout of the repository).
+    Detection runs the rules of ``rules`` when given (``detections/`` in a checkout of the repository), then
+    the response chain, which waits up to ``report_wait`` seconds for a DORA initial notification (0: it
+    does not wait, for scenarios without a major incident).
+
+    Raises:
+        SoarError: no initial notification within ``report_wait`` seconds (when it is not 0).
     """
     result = DemoResult()
     if settings.response.dora.clients_total is None:
@@ -135,7 +141,9 @@ async def run_demo(
                 settings.temporal, None if settings.temporal.configured else temporal.address
             )
             if rules is not None:
-                result.response = await respond(client, workflows, settings, rules, result, on_stage)
+                result.response = await respond(
+                    client, workflows, settings, rules, result, on_stage, report_wait
+                )
     finally:
         async with _stage(result, "engines_down", on_stage):
             for engine in reversed(started):
@@ -150,6 +158,7 @@ async def respond(
     rules: Path,
     result: DemoResult,
     on_stage: StageFn | None,
+    report_wait: float,
 ) -> ResponseSummary:
     """Detection with hand-over, triage, four-eyes containment and the DORA initial notification, timed."""
     config = load_response_config(settings)
@@ -168,7 +177,7 @@ async def respond(
             response.approved = await approve_pending(temporal, search, settings.namespace)
             response.applied = await await_state(temporal, pending, ActionState.APPLIED, within=60)
         async with _stage(result, "dora_report", on_stage):
-            incidents = await await_initial_report(search, settings.namespace, within=120)
+            incidents = await await_initial_report(search, settings.namespace, within=report_wait)
     response.incidents = len(incidents)
     response.major = sum(1 for i in incidents if i.classification and i.classification.major)
     response.reports = [

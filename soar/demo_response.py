@@ -119,14 +119,16 @@ async def await_state(
 async def await_initial_report(search: SearchClient, namespace: str, within: float) -> list[IncidentView]:
     """Wait until an incident classified major has its initial notification rendered; all incidents then.
 
+    ``within`` 0 reads the incidents once and does not wait.
+
     Raises:
-        SoarError: no initial notification within ``within`` seconds.
+        SoarError: no initial notification within ``within`` seconds (> 0).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + within
     while True:
         incidents = await list_incidents(search, namespace, limit=1000)
-        if any(r.stage == "initial" for i in incidents for r in i.reports):
+        if within <= 0 or any(r.stage == "initial" for i in incidents for r in i.reports):
             return incidents
         if loop.time() > deadline:
             majors = [i.incident_id for i in incidents if i.classification and i.classification.major]

@@ -24,7 +24,7 @@ async def demo(
         bool, typer.Option("--json", help="End with one JSON line summarising the run.")
     ] = False,
 ) -> None:
-    """Start the engines, ingest the default scenario, run what exists of the chain, print each stage."""
+    """The whole chain on embedded engines: telemetry, detection, playbooks, approvals, the DORA report."""
     settings = State.settings()
 
     def on_stage(name: str, seconds: float) -> None:
@@ -49,6 +49,15 @@ async def demo(
             f"detection: {result.detection['rules']} rules, {result.detection['windows']} windows, "
             f"{result.detection['alerts_created']} alerts created"
         )
+    if result.response is not None:
+        r = result.response
+        out_console.print(
+            f"response: {r.dispatch.completed} of {r.dispatch.started} playbooks completed, {r.incidents} incidents "
+            f"({r.major} major), {r.applied} of {r.approved} approved containment actions applied (dry run: "
+            f"{settings.data_dir / 'dry-run'})"
+        )
+        for report in r.reports:
+            out_console.print(f"DORA {report['stage']} report of {report['incident']}: {report['path']}")
     if json_out:
         print_json_line(result.as_dict())
 

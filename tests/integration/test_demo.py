@@ -16,11 +16,30 @@ async def test_demo_runs_the_chain_and_leaves_no_engine_behind(tmp_path: Path) -
         embedded={"search_port": free_port(), "temporal_port": free_port(), "temporal_ui_port": free_port()},
     )
     stages: list[str] = []
+    # The small scenario's outage is too thin to be a major incident: the report stage does not wait for one
+    # (the default scenario's is checked by `make demo`).
     result = await run_demo(
-        settings, scenario="small", rules=REPO / "detections", on_stage=lambda name, _: stages.append(name)
+        settings,
+        scenario="small",
+        rules=REPO / "detections",
+        on_stage=lambda name, _: stages.append(name),
+        report_wait=0,
     )
     summary = result.as_dict()
-    assert stages == ["engines_up", "generate", "ingest", "detect", "engines_down"]
+    assert stages == [
+        "engines_up",
+        "generate",
+        "ingest",
+        "detect",
+        "triage",
+        "containment",
+        "dora_report",
+        "engines_down",
+    ]
+    assert summary["playbooks"]["started"] == summary["playbooks"]["completed"] > 0
+    assert summary["playbooks"]["failed"] == 0
+    assert summary["incidents"] > 0
+    assert summary["containment"]["approved"] == summary["containment"]["applied"]
     assert summary["indexed"] == summary["events"] > 1000
     assert summary["dead_lettered"] == 0
     assert summary["alerts"] > 0
