@@ -37,10 +37,13 @@ with workflow.unsafe.imports_passed_through():
     )
 
 ACTOR = "soar:containment"
+# Whether a failure is worth retrying is the activity's call (``non_retryable``): a refusal is not, an
+# unavailable system or a lost answer (5xx, timeout) is. Naming ConnectorError here would stop those retries
+# too, and an action whose answer was lost would fail with the change made and never reverted.
 _RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     maximum_interval=timedelta(minutes=1),
-    non_retryable_error_types=["ConnectorError", "InputError"],
+    non_retryable_error_types=["InputError"],
 )
 _CALL = timedelta(minutes=2)
 _GIVE_UP = timedelta(hours=1)  # a connector still failing after this fails the action (and says so)
