@@ -4,7 +4,7 @@ Start as many as the load needs, on any hosts: they share the queue. Each worker
 (search engine, Temporal, connectors) from the settings it is given and hands them to the activities.
 
 A worker can die at any moment (SIGKILL, out of memory, a lost node). Temporal only learns that an activity's
-worker is gone when the activity times out, so every activity soar schedules gets a heartbeat timeout
+worker is gone when the activity times out, so every activity the playbooks schedule gets a heartbeat timeout
 (:data:`LIVENESS`) and heartbeats while it runs: another worker takes it over within seconds, instead of
 after its start-to-close timeout (minutes for containment).
 """
@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio import activity
+from temporalio import activity, workflow
 from temporalio.client import Client
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -33,7 +33,6 @@ from temporalio.worker import (
     WorkflowInterceptorClassInput,
     WorkflowOutboundInterceptor,
 )
-from temporalio.workflow import ActivityHandle
 
 from playbooks.containment import ContainmentWorkflow
 from playbooks.incident import IncidentWorkflow
@@ -59,6 +58,9 @@ DEFAULT_CATALOGUE = Path("response/catalogue.yml")
 LIVENESS = timedelta(seconds=10)
 # Heartbeats leave the worker at most this often; well under LIVENESS, so a busy event loop has slack.
 _THROTTLE = timedelta(seconds=2)
+# The sweep's activities keep their own timeouts: compiling rules holds the event loop (no heartbeat can
+# leave meanwhile) for as long as the rule set takes, and a schedule runs the sweep again anyway.
+_SWEEP = "DetectSweep"
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ async def soar_worker(
     task_queue: str | None = None,
     config: ResponseConfig | None = None,
     responders: Responders | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> AsyncIterator[Worker]:
     """A worker running everything soar runs on Temporal; its connectors are closed when the block ends.
 
@@ -110,6 +113,7 @@ async def soar_worker(
         task_queue: The queue to poll (default: settings.temporal.task_queue).
         config: The response file and catalogue (default: read as :func:`load_response_config` does).
         responders: The connectors (default: built from settings; dry-run files under the data directory).
+        interceptors: More worker interceptors (tracing, metrics), after soar's own.
     """
     config = config or load_response_config(settings)
     own = responders is None
@@ -135,7 +139,7 @@ async def soar_worker(
         task_queue=task_queue or settings.temporal.task_queue,
         workflows=[SweepWorkflow, TriageWorkflow, ContainmentWorkflow, IncidentWorkflow],
         activities=activities,
-        interceptors=[Liveness()],
+        interceptors=[Liveness(), *interceptors],
         graceful_shutdown_timeout=timedelta(seconds=20),
         max_heartbeat_throttle_interval=_THROTTLE,
     )
@@ -166,9 +170,10 @@ class _LivenessWorkflow(WorkflowInboundInterceptor):
 
 
 class _LivenessOutbound(WorkflowOutboundInterceptor):
-    def start_activity(self, input: StartActivityInput) -> ActivityHandle[Any]:
+    def start_activity(self, input: StartActivityInput) -> workflow.ActivityHandle[Any]:
         longer = input.start_to_close_timeout is None or input.start_to_close_timeout > LIVENESS
-        if input.heartbeat_timeout is None and longer:
+        sweep = workflow.info().workflow_type == _SWEEP
+        if input.heartbeat_timeout is None and longer and not sweep:
             input.heartbeat_timeout = LIVENESS
         return super().start_activity(input)
 
