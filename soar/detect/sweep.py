@@ -66,15 +66,18 @@ class SweepWorkflow:
             await self._step(sweep, plans, checkpoints, budgets, step, result)
             result.windows += len(items)
             step += 1
+        await self._hand_over(sweep, result)  # what a step's hand-over left pending
+        return result
+
+    async def _hand_over(self, sweep: SweepInput, result: SweepResult) -> None:
         handed = await workflow.execute_activity_method(
             DetectActivities.hand_over,
             HandOverInput(group_id=sweep.group_id, namespace=sweep.namespace),
             start_to_close_timeout=_SEARCH,
             retry_policy=_RETRY,
         )
-        result.handed_over = handed.started + handed.already_started
-        result.unrouted = handed.unrouted
-        return result
+        result.handed_over += handed.started + handed.already_started
+        result.unrouted += handed.unrouted
 
     async def _step(
         self,
@@ -129,3 +132,6 @@ class SweepWorkflow:
             start_to_close_timeout=_SHORT,
             retry_policy=_RETRY,
         )
+        # Playbooks start as soon as a step's alerts are written, not after the sweep's last step.
+        if any(r.created for r in out.results) and workflow.patched("hand-over-each-step"):
+            await self._hand_over(sweep, result)
