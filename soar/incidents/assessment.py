@@ -84,46 +84,38 @@ def _from_settings(b: Built, dora: DoraSettings) -> None:
 
 
 def _from_telemetry(b: Built, fig: TelemetryFigures) -> None:
-    detail = "; ".join(fig.notes)
     if fig.start is None or fig.end is None:
-        b.problems.append(f"telemetry: {detail}")
+        b.problems.append(f"telemetry: {'; '.join(fig.notes)}")
         return
-    b.put(
-        "assessment",
-        "clients_affected",
-        fig.clients_affected,
-        "telemetry",
-        "distinct clients with a failed payment",
-    )
-    b.put(
-        "assessment",
-        "transactions_affected",
-        fig.transactions_affected,
-        "telemetry",
-        "distinct failed transactions",
-    )
-    b.put(
-        "assessment", "transaction_value_affected_eur", fig.transaction_value_affected_eur, "telemetry",
-        "sum of the failed transactions' amounts",
-    )  # fmt: skip
-    b.put(
-        "assessment", "member_states_impacted", tuple(fig.member_states), "telemetry",
-        f"countries of the affected clients {fig.clients_by_country}"
-        + (f"; outside the EU/EEA: {', '.join(fig.other_countries)}" if fig.other_countries else ""),
-    )  # fmt: skip
+    how = fig.payments_how
+    if how:
+        b.put("assessment", "clients_affected", fig.clients_affected, "telemetry", f"distinct clients: {how}")
+        b.put(
+            "assessment",
+            "transactions_affected",
+            fig.transactions_affected,
+            "telemetry",
+            f"distinct transactions: {how}",
+        )
+        b.put(
+            "assessment", "transaction_value_affected_eur", fig.transaction_value_affected_eur, "telemetry",
+            f"sum of one amount per failed transaction: {how}",
+        )  # fmt: skip
+        outside = f"; outside the EU/EEA: {', '.join(fig.other_countries)}" if fig.other_countries else ""
+        b.put(
+            "assessment", "member_states_impacted", tuple(fig.member_states), "telemetry",
+            f"countries of the affected clients {fig.clients_by_country}{outside}",
+        )  # fmt: skip
     b.put("assessment", "occurred_at", fig.start, "telemetry", "first failure")
     hours = Decimal(int((fig.end - fig.start).total_seconds())) / 3600
     b.put(
-        "assessment",
-        "duration_hours",
-        hours.quantize(Decimal("0.01")),
-        "telemetry",
-        "first to last failure (estimate until resolved)",
-    )
+        "assessment", "duration_hours", hours.quantize(Decimal("0.01")), "telemetry",
+        "first to last failure (an estimate until the incident is resolved)",
+    )  # fmt: skip
     if fig.downtime_minutes is not None:
         down = (fig.downtime_minutes / _HOURS).quantize(Decimal("0.01"))
         b.rows["downtime_hours"] = FigureRow(
-            name="downtime_hours", value=str(down), source="telemetry", detail=detail
+            name="downtime_hours", value=str(down), source="telemetry", detail=fig.downtime_how
         )
 
 

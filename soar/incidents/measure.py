@@ -185,17 +185,17 @@ async def measure(
     out.start, out.end = min(edges), max(edges)
     if pay:
         await _payments(search, pay_index, failed_payments_query(sig, out.start, out.end), out)
-        out.notes.append(
-            f"clients, transactions, value and countries: {payments} in {pay_index} from "
-            f"{out.start.isoformat()} to {out.end.isoformat()}, exact composite counts"
-        )
+        out.payments_how = f"{payments} in {pay_index} from {out.start.isoformat()} to {out.end.isoformat()}, exact composite counts"
+        out.notes.append(f"clients, transactions, value and countries: {out.payments_how}")
     else:
         out.notes.append(
             "no failed payment of the incident's signature: clients and transactions not measured"
         )
     used, what = (up, f"Envoy 5xx of {', '.join(out.workloads)}") if up else (pay, "failed payments")
     out.downtime_minutes = downtime_minutes(used)
-    out.notes.append(
-        f"downtime: {len(used)} episode(s) of {what} (gaps over 15 min split episodes), first to last failure"
+    out.downtime_how = (
+        f"{out.downtime_minutes:.2f} min: {len(used)} episode(s) of {what}, first to last failure "
+        "(failures more than 15 min apart are separate episodes)"
     )
+    out.notes.append(f"downtime: {out.downtime_how}")
     return out

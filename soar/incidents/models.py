@@ -103,6 +103,8 @@ class TelemetryFigures(BaseModel):
     error_codes: list[str] = Field(default_factory=list)
     app_services: list[str] = Field(default_factory=list)
     workloads: list[str] = Field(default_factory=list)
+    payments_how: str = ""
+    downtime_how: str = ""
     notes: list[str] = Field(default_factory=list)
 
 

@@ -29,6 +29,8 @@ def _figures() -> TelemetryFigures:
         other_countries=["BR"],
         clients_by_country={"AT": 30, "BR": 1, "DE": 350, "FR": 39},
         downtime_minutes=Decimal("149.9"),
+        payments_how="failed payments (LEDGER_UNAVAILABLE) in the test",
+        downtime_how="149.90 min: 1 episode(s) of Envoy 5xx of ledger",
         notes=["from the test"],
     )
 
@@ -75,6 +77,13 @@ def test_every_input_says_where_it_came_from() -> None:
     assert "BR" in rows["member_states_impacted"].detail
     assert rows["discovery"].source == "default"
     assert rows["discovery"].value == Discovery.MONITORING_SYSTEMS.value
+
+
+def test_without_measured_payments_no_count_is_claimed() -> None:
+    figures = _figures().model_copy(update={"payments_how": ""})
+    rows = {r.name: r for r in assess(_facts(figures=figures), DORA, CRITICAL).figures}
+    assert "clients_affected" not in rows
+    assert rows["downtime_hours"].detail.startswith("149.90 min")
 
 
 def test_people_override_telemetry() -> None:
