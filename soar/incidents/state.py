@@ -83,7 +83,8 @@ class IncidentState(BaseModel):
 
 
 def new_state(incident_id: str, workflow_id: str, policy: IncidentPolicy, now: datetime) -> IncidentState:
-    """The state of a new incident, opened (and made aware of) at ``now``."""
+    """The state of a new incident, opened (and made aware of) at ``now``, in whole seconds (field 2.2)."""
+    now = now.replace(microsecond=0)
     view = IncidentView(
         incident_id=incident_id, opened_at=now, updated_at=now, last_activity_at=now, workflow_id=workflow_id
     )
@@ -188,7 +189,8 @@ def apply_update(state: IncidentState, update: IncidentUpdate, now: datetime) ->
 
 
 def facts_for(state: IncidentState, now: datetime) -> IncidentFacts:
-    """What the assessment of the incident is built from, at ``now``."""
+    """What the assessment of the incident is built from, at ``now`` (whole seconds: field 2.3 may be set from it)."""
+    now = now.replace(microsecond=0)
     v = state.view
     return IncidentFacts(
         incident_id=v.incident_id,
