@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from temporalio import activity
-from temporalio.client import WorkflowHandle
+from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
@@ -343,3 +343,15 @@ async def test_a_long_history_continues_as_new_with_its_state_and_audit_chain(be
     report = await verify(bench.search, bench.settings.namespace, stream=incident_workflow_id(incident))
     assert report.ok
     assert report.records >= 6  # opened, updated, alerts added, classified, rendered, updated again
+
+
+async def test_a_quiet_non_major_incident_closes_after_the_idle_period(bench: Bench) -> None:
+    incident, _ = await bench.attach("d9d9d9d9d9")
+    await bench.until(incident, "saved", lambda v: v.alerts_count == 1)
+    await bench.skip(timedelta(days=6))
+    assert (await bench.handle(incident).describe()).status == WorkflowExecutionStatus.RUNNING
+    await bench.skip(timedelta(days=1, minutes=5))
+    closed = await bench.handle(incident).result()
+    assert closed.status is IncidentStatus.CLOSED
+    assert closed.classification is not None
+    assert not closed.classification.major
