@@ -130,6 +130,23 @@ async def _payments(search: SearchClient, index: str, query: dict[str, Any], out
     out.member_states, out.other_countries = split_countries(by_country)
 
 
+async def _incident_episodes(
+    search: SearchClient, namespace: str, sig: Signature, spec: FiguresInput
+) -> tuple[list[Episode], list[Episode]]:
+    """The failure episodes (failed payments, upstream 5xx) that reach the alerts' time range."""
+    first, last = spec.first_alert_at, spec.last_alert_at
+    lo, hi = first - LOOKAROUND, last + LOOKAROUND
+    pay: list[Episode] = []
+    up: list[Episode] = []
+    if sig.finds_payments:
+        query = failed_payments_query(sig, lo, hi)
+        pay = touching(await episodes(search, _index(PAYMENTS_DATASET, namespace), query), first, last)
+    if sig.workloads:
+        query = upstream_errors_query(sig, lo, hi)
+        up = touching(await episodes(search, _index(ENVOY_DATASET, namespace), query), first, last)
+    return pay, up
+
+
 def _widen(sig: Signature, spec: FiguresInput, service_of: ServiceOf | None) -> str:
     """Without a failed payment among the alerts, look for the failed payments of the incident's services.
 
@@ -170,22 +187,17 @@ async def measure(
         app_services=sorted(sig.app_services),
         workloads=sorted(sig.workloads),
     )
-    first, last = spec.first_alert_at, spec.last_alert_at
-    lo, hi = first - LOOKAROUND, last + LOOKAROUND
-    pay_index, envoy_index = _index(PAYMENTS_DATASET, namespace), _index(ENVOY_DATASET, namespace)
-    pay, up = [], []
-    if sig.finds_payments:
-        pay = touching(await episodes(search, pay_index, failed_payments_query(sig, lo, hi)), first, last)
-    if sig.workloads:
-        up = touching(await episodes(search, envoy_index, upstream_errors_query(sig, lo, hi)), first, last)
+    pay, up = await _incident_episodes(search, namespace, sig, spec)
     edges = [e.start for e in pay + up] + [e.end for e in pay + up]
     if not edges:
         out.notes.append("no failed payment or upstream failure of the incident's signature was found")
         return out
     out.start, out.end = min(edges), max(edges)
     if pay:
+        pay_index = _index(PAYMENTS_DATASET, namespace)
         await _payments(search, pay_index, failed_payments_query(sig, out.start, out.end), out)
-        out.payments_how = f"{payments} in {pay_index} from {out.start.isoformat()} to {out.end.isoformat()}, exact composite counts"
+        span = f"from {out.start.isoformat()} to {out.end.isoformat()}"
+        out.payments_how = f"{payments} in {pay_index} {span}, exact composite counts"
         out.notes.append(f"clients, transactions, value and countries: {out.payments_how}")
     else:
         out.notes.append(
