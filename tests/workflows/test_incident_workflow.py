@@ -262,6 +262,15 @@ async def test_an_update_reclassifies_and_the_figures_say_where_they_came_from(b
     assert rows["costs_eur"].source == "update"
     assert "omar" in rows["costs_eur"].detail
     assert rows["clients_total"].source == "settings"
+    await bench.handle(incident).signal(
+        SIGNAL_RENDER, RenderRequest(stage="initial", by="omar", request_id="req-2")
+    )
+    view = await bench.until(
+        incident, "the requested report", lambda v: any(r.request_id == "req-2" for r in v.reports)
+    )
+    requested = next(r for r in view.reports if r.request_id == "req-2")
+    assert requested.reason == "requested by omar"
+    assert _exists(*requested.files.values())
     economic = next(c for c in view.classification.criteria if c.criterion == "economic_impact")  # type: ignore[union-attr]
     assert economic.met
     assert "250,000" in economic.reason
