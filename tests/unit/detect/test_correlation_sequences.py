@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -10,7 +12,9 @@ from soar.detect.sequences import Bound, Event, SequenceSpec, find_matches, grou
 MIN = 60_000
 
 
-def _events(*minutes: float, rules: list[set[int]] | None = None, values: list[str] | None = None) -> list[Event]:
+def _events(
+    *minutes: float, rules: list[set[int]] | None = None, values: list[str] | None = None
+) -> list[Event]:
     out = []
     for n, minute in enumerate(minutes):
         rule = frozenset(rules[n]) if rules else frozenset({0})
@@ -120,7 +124,9 @@ SPECS = st.builds(
     rules=st.integers(1, 3),
     timespan_ms=st.integers(1, 30).map(lambda m: m * MIN),
     bounds=st.lists(
-        st.builds(Bound, op=st.sampled_from(["gt", "gte", "lt", "lte", "eq", "neq"]), value=st.integers(0, 5)),
+        st.builds(
+            Bound, op=st.sampled_from(["gt", "gte", "lt", "lte", "eq", "neq"]), value=st.integers(0, 5)
+        ),
         max_size=2,
     ).map(tuple),
 )
@@ -203,7 +209,7 @@ def test_any_cut_into_sweep_windows_finds_each_match_exactly_once(
     whole = [(m.first.id, m.decided) for m in find_matches(spec, events, 0, end)]
     bounds = [0, *sorted({c for c in cuts if c < end}), end]
     pieces = []
-    for lo, hi in zip(bounds, bounds[1:], strict=False):
+    for lo, hi in itertools.pairwise(bounds):
         seen = [e for e in events if lo - 2 * spec.timespan_ms <= e.time < hi]  # what that sweep searches
         pieces += [(m.first.id, m.decided) for m in find_matches(spec, seen, lo, hi)]
     assert pieces == whole
