@@ -23,7 +23,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 def test_every_playbook_has_stored_histories() -> None:
     names = {p.name.split("-")[0] for p in HISTORIES}
-    assert {"containment", "triage"} <= names
+    assert {"containment", "incident", "triage"} <= names
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=[p.stem for p in HISTORIES])

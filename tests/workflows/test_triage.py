@@ -129,6 +129,7 @@ async def test_two_alerts_of_one_user_make_one_incident_and_one_approved_action(
         )  # revoke sessions (runs at once) and disable the user (four-eyes)
         await _store_history(client, f"alert-{first.alert_id}", "triage-first-alert")
         await _store_history(client, f"alert-{second.alert_id}", "triage-joins-incident")
+        await _store_history(client, f"incident-{results[0].incident_id}", "incident-two-alerts")
         disable = next(w for w in results[0].proposed if "disable_user" in w)
         revoke = next(w for w in results[0].proposed if "revoke_sessions" in w)
         await _state(client, revoke, ActionState.APPLIED)
