@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from soar.config import load_settings
 from soar.demo import run_demo
 from soar.engines.embedded import EmbeddedSearch, EmbeddedTemporal, free_port
 from tests.conftest import REPO
 
 
+@pytest.mark.timeout(600)  # the whole chain: two engines, ingest, detection, playbooks (~90 s on 2 cores)
 async def test_demo_runs_the_chain_and_leaves_no_engine_behind(tmp_path: Path) -> None:
     settings = load_settings(
         data_dir=tmp_path / "data",
