@@ -20,6 +20,10 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The ECS form itself (what ``iso`` writes): kept as it is once the calendar is checked.
 # RFC 3339 UTC with at least milliseconds (OPA and Kubernetes write micro- or nanoseconds): cut, not parsed.
 _ZULU_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3,}Z")
+_ZULU_MS_TAIL = re.compile(r"\.[0-9]{3,}Z")  # what follows the seconds in _ZULU_MS
+# The seconds (``YYYY-MM-DDTHH:MM:SS``) of _ZULU_MS times already found valid: events come in bursts.
+_GOOD_SECONDS: set[str] = set()
+_MAX_SECONDS = 4096
 
 
 def iso(dt: datetime) -> str:
@@ -100,12 +104,28 @@ def timestamp(value: Any, field: str) -> str:
     Raises:
         NormalisationError: the value is absent or not a timestamp; ``field`` names it.
     """
-    if type(value) is str and _ZULU_MS.fullmatch(value):
-        try:
-            datetime.fromisoformat(value[:23])  # validates the calendar (no 30 February) at C speed
-            return value[:23] + "Z"  # iso() truncates to milliseconds too
-        except ValueError:
-            pass  # a leap second or a bad date: parse_time decides, naming the field
+    if type(value) is str:
+        if value[:19] in _GOOD_SECONDS:  # a second already found valid: the fraction cannot make it invalid
+            if (
+                len(value) == 24
+                and value[23] == "Z"
+                and value[19] == "."
+                and value.isascii()
+                and value[20:23].isdigit()
+            ):
+                return value  # already the ECS form
+            if _ZULU_MS_TAIL.fullmatch(value, 19):
+                return value[:23] + "Z"
+        if _ZULU_MS.fullmatch(value):
+            try:
+                datetime.fromisoformat(value[:23])  # validates the calendar (no 30 February) at C speed
+            except ValueError:
+                pass  # a leap second or a bad date: parse_time decides, naming the field
+            else:
+                if len(_GOOD_SECONDS) >= _MAX_SECONDS:
+                    _GOOD_SECONDS.clear()
+                _GOOD_SECONDS.add(value[:19])
+                return value[:23] + "Z"  # iso() truncates to milliseconds too
     return iso(parse_time(value, field))
 
 

@@ -160,8 +160,14 @@ def ip_port(value: str | None) -> tuple[str | None, int | None]:
     """
     if value is None:
         return None, None
-    # Service addresses repeat a lot; the bound on the length keeps the cache's memory bounded too.
-    return _cached_ip_port(value) if len(value) <= 64 else _ip_port(value)
+    found = _IP_PORTS.get(value)
+    if found is None:
+        found = _ip_port(value)
+        if len(value) <= 64:  # service addresses repeat a lot; the bound keeps the cache's memory bounded
+            if len(_IP_PORTS) >= _CACHED:
+                _IP_PORTS.clear()
+            _IP_PORTS[value] = found
+    return found
 
 
 def _ip_port(value: str) -> tuple[str | None, int | None]:
@@ -171,7 +177,13 @@ def _ip_port(value: str) -> tuple[str | None, int | None]:
         port = rest[1:] if rest.startswith(":") else None
     elif host.count(":") == 1:
         host, _, port = host.partition(":")
-    ip = _host_ip(host)
+    ip = _HOST_IPS.get(host, _UNSEEN)  # client ports are random: the host is what repeats
+    if ip is _UNSEEN:
+        ip = _host_ip(host)
+        if len(host) <= 64:
+            if len(_HOST_IPS) >= _CACHED:
+                _HOST_IPS.clear()
+            _HOST_IPS[host] = ip
     if ip is None:
         return None, None
     if port and port.isascii() and port.isdigit() and int(port[:6]) <= 65535:
@@ -179,7 +191,10 @@ def _ip_port(value: str) -> tuple[str | None, int | None]:
     return ip, None
 
 
-_cached_ip_port = lru_cache(maxsize=16384)(_ip_port)
+_CACHED = 16384  # addresses (and hosts) remembered, each at most 64 characters
+_IP_PORTS: dict[str, tuple[str | None, int | None]] = {}
+_HOST_IPS: dict[str, Any] = {}
+_UNSEEN = object()
 
 
 def _host_ip(host: str) -> str | None:

@@ -14,6 +14,7 @@ from soar.telemetry.normalisers._util import (
     prune,
     timestamp,
 )
+from soar.telemetry.normalisers.envoy_json import fast_json
 from soar.telemetry.sources import SOURCES, Source
 
 _SPEC = SOURCES[Source.ENVOY]
@@ -114,7 +115,10 @@ def normalise(raw: str) -> dict[str, Any]:
     text = raw.strip()
     if text.startswith("{"):
         obj = parse_json_object(text)
-        fields = _clean(obj if _ALIASES.keys().isdisjoint(obj) else _from_json(obj))
+        doc = fast_json(obj, raw)  # the usual line, in one pass; None for any other
+        if doc is not None:
+            return doc
+        fields = _clean(obj if _ALIASES.keys().isdisjoint(obj.keys()) else _from_json(obj))
         return _document(fields, raw, "json")
     fields, fmt = _from_text(text)
     return _document(_clean(fields), raw, fmt)

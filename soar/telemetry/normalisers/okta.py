@@ -20,6 +20,7 @@ from soar.telemetry.normalisers._util import (
 from soar.telemetry.sources import SOURCES, Source
 
 _SPEC = SOURCES[Source.OKTA]
+_MODULE, _DATASET = _SPEC.module, _SPEC.dataset
 
 # Okta severity -> ECS event.severity (ascending with urgency; ECS leaves the scale to the source).
 SEVERITY: dict[str, int] = {"DEBUG": 1, "INFO": 2, "WARN": 3, "ERROR": 4}
@@ -75,33 +76,54 @@ def normalise(raw: str) -> dict[str, Any]:
         NormalisationError: not JSON, no ``published`` or ``eventType``, or a field of the wrong type.
     """
     ev = parse_json_object(raw)
-    event_type = typed(ev, "eventType", str)
-    if not event_type and not isinstance(ev.get("actor"), dict):  # trimmed events keep at least one
+    get = ev.get
+    event_type = get("eventType")
+    if event_type is not None and type(event_type) is not str:
+        event_type = typed(ev, "eventType", str)
+    if not event_type and not isinstance(get("actor"), dict):  # trimmed events keep at least one
         raise NormalisationError(
             "neither an eventType nor an actor: not a System Log event", field="eventType"
         )
-    stamp, ingested = event_time(ev.get("published"), "published", ev)
-    actor = typed(ev, "actor", dict) or {}
-    client = typed(ev, "client", dict) or {}
-    targets = [t for t in typed(ev, "target", list) or [] if isinstance(t, dict)]
+    stamp, ingested = event_time(get("published"), "published", ev)
+    actor, client = _object(ev, "actor"), _object(ev, "client")
+    found = get("target")
+    if found is not None and type(found) is not list:
+        found = typed(ev, "target", list)
+    targets = [t for t in found if isinstance(t, dict)] if found else []
     doc: dict[str, Any] = {"@timestamp": stamp, "event": _event(ev, event_type or None, raw)}
-    message = typed(ev, "displayMessage", str)
+    message = get("displayMessage")
     if message is not None:
-        doc["message"] = message
-    _put(doc, "user", _user(actor, targets))
-    _put(doc, "source", _source(client))
-    _put(doc, "user_agent", _user_agent(client))
-    transaction = as_str((typed(ev, "transaction", dict) or {}).get("id"))
+        doc["message"] = message if type(message) is str else typed(ev, "displayMessage", str)
+    user = _user(actor, targets)
+    if user:
+        doc["user"] = user
+    source = _source(client)
+    if source:
+        doc["source"] = source
+    agent = _user_agent(client)
+    if agent:
+        doc["user_agent"] = agent
+    transaction = as_str(_object(ev, "transaction").get("id"))
     if transaction is not None:
         doc["transaction"] = {"id": transaction}
     request_id = as_str(_debug(ev).get("requestId"))
     if request_id is not None:
         doc["http"] = {"request": {"id": request_id}}
-    _put(doc, "related", _related(ev, actor, client, targets))
+    related = _related(ev, actor, client, targets)
+    if related:
+        doc["related"] = related
     doc["okta"] = _namespace(ev)
     if ingested:
         mark_time_ingested(doc)
     return doc
+
+
+def _object(obj: dict[str, Any], key: str, field: str | None = None) -> dict[str, Any]:
+    """``typed(obj, key, dict, field) or {}``: an object member, empty when absent."""
+    value = obj.get(key)
+    if type(value) is dict:
+        return value
+    return typed(obj, key, dict, field) or {}
 
 
 def _put(doc: dict[str, Any], key: str, value: dict[str, Any]) -> None:
@@ -118,27 +140,29 @@ def _classify(event_type: str | None) -> tuple[list[str], list[str]]:
 
 
 def _event(ev: dict[str, Any], event_type: str | None, raw: str) -> dict[str, Any]:
-    outcome = typed(ev, "outcome", dict) or {}
-    result = as_str(outcome.get("result"))
+    outcome = _object(ev, "outcome")
+    result = outcome.get("result")
+    result = result if type(result) is str else as_str(result)
     category, types = _classify(event_type)
     severity = ev.get("severity")
     event: dict[str, Any] = {
         "kind": "event",
-        "module": _SPEC.module,
-        "dataset": _SPEC.dataset,
+        "module": _MODULE,
+        "dataset": _DATASET,
         "category": list(category),
         "type": list(types),
     }
     if event_type is not None:
         event["action"] = event_type
-    event["outcome"] = _OUTCOMES.get((result or "").upper(), "unknown")
-    event.update(
-        present(
-            reason=as_str(outcome.get("reason")),
-            id=as_str(ev.get("uuid")),
-            severity=SEVERITY.get(severity) if isinstance(severity, str) else None,
-        )
-    )
+    event["outcome"] = _OUTCOMES.get(result or "") or _OUTCOMES.get((result or "").upper(), "unknown")
+    reason, uuid = as_str(outcome.get("reason")), ev.get("uuid")
+    if reason is not None:
+        event["reason"] = reason
+    uuid = uuid if type(uuid) is str else as_str(uuid)
+    if uuid is not None:
+        event["id"] = uuid
+    if isinstance(severity, str) and (level := SEVERITY.get(severity)) is not None:
+        event["severity"] = level
     event["original"] = raw
     return event
 
@@ -186,34 +210,58 @@ def _debug(ev: dict[str, Any]) -> dict[str, Any]:
 
 def _user(actor: dict[str, Any], targets: list[dict[str, Any]]) -> dict[str, Any]:
     alternate = as_str(actor.get("alternateId"))
-    target = next((t for t in targets if t.get("type") == "User"), {})
+    target = _first(targets, "User")
     target_alt = as_str(target.get("alternateId"))
-    group = next((t for t in targets if t.get("type") == "UserGroup"), {})
-    user = present(
-        name=alternate,
-        id=as_str(actor.get("id")),
-        full_name=as_str(actor.get("displayName")),
-        email=alternate if alternate and "@" in alternate else None,
-    )
-    about = present(
-        name=target_alt,
-        id=as_str(target.get("id")),
-        full_name=as_str(target.get("displayName")),
-        email=target_alt if target_alt and "@" in target_alt else None,
-    )
+    group = _first(targets, "UserGroup")
+    user = _person(alternate, as_str(actor.get("id")), as_str(actor.get("displayName")))
+    about = _person(target_alt, as_str(target.get("id")), as_str(target.get("displayName")))
     if group:
-        _put(about, "group", present(name=as_str(group.get("displayName")), id=as_str(group.get("id"))))
-    _put(user, "target", about)
+        group_name, group_id = as_str(group.get("displayName")), as_str(group.get("id"))
+        about_group = {} if group_name is None else {"name": group_name}
+        if group_id is not None:
+            about_group["id"] = group_id
+        if about_group:
+            about["group"] = about_group
+    if about:
+        user["target"] = about
     return user
 
 
+def _first(targets: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    for target in targets:
+        if target.get("type") == kind:
+            return target
+    return {}
+
+
+def _person(name: str | None, id_: str | None, full_name: str | None) -> dict[str, Any]:
+    """``present(name=, id=, full_name=, email=)``, the email being the name when it has an ``@``."""
+    person: dict[str, Any] = {} if name is None else {"name": name}
+    if id_ is not None:
+        person["id"] = id_
+    if full_name is not None:
+        person["full_name"] = full_name
+    if name and "@" in name:
+        person["email"] = name
+    return person
+
+
 def _source(client: dict[str, Any]) -> dict[str, Any]:
-    geo = typed(client, "geographicalContext", dict, "client.geographicalContext") or {}
+    geo = client.get("geographicalContext")
+    if type(geo) is not dict:
+        geo = typed(client, "geographicalContext", dict, "client.geographicalContext") or {}
     point = geo.get("geolocation")
     location = None
-    if isinstance(point, dict) and all(type(point.get(k)) in (int, float) for k in ("lat", "lon")):
-        lat, lon = point["lat"], point["lon"]
-        location = {"lat": lat, "lon": lon} if -90 <= lat <= 90 and -180 <= lon <= 180 else None
+    if isinstance(point, dict):
+        lat: Any = point.get("lat")
+        lon: Any = point.get("lon")
+        if (
+            type(lat) in (int, float)
+            and type(lon) in (int, float)
+            and -90 <= lat <= 90
+            and -180 <= lon <= 180
+        ):
+            location = {"lat": lat, "lon": lon}
     ip = ip_or_none(client.get("ipAddress"))
     source: dict[str, Any] = {} if ip is None else {"ip": ip}
     place = present(
@@ -222,29 +270,42 @@ def _source(client: dict[str, Any]) -> dict[str, Any]:
         region_name=as_str(geo.get("state")),
         location=location,
     )
-    _put(source, "geo", place)
+    if place:
+        source["geo"] = place
     return source
 
 
 def _user_agent(client: dict[str, Any]) -> dict[str, Any]:
-    agent = typed(client, "userAgent", dict, "client.userAgent") or {}
-    browser = as_str(agent.get("browser"))
+    agent = client.get("userAgent")
+    if type(agent) is not dict:
+        agent = typed(client, "userAgent", dict, "client.userAgent") or {}
+    browser, original = as_str(agent.get("browser")), as_str(agent.get("rawUserAgent"))
     agent_os, device = as_str(agent.get("os")), as_str(client.get("device"))
-    return present(
-        original=as_str(agent.get("rawUserAgent")),
-        name=browser if browser and browser != "UNKNOWN" else None,
-        os=None if agent_os is None else {"name": agent_os},
-        device=None if device is None else {"name": device},
-    )
+    out: dict[str, Any] = {} if original is None else {"original": original}
+    if browser and browser != "UNKNOWN":
+        out["name"] = browser
+    if agent_os is not None:
+        out["os"] = {"name": agent_os}
+    if device is not None:
+        out["device"] = {"name": device}
+    return out
 
 
 def _related(
     ev: dict[str, Any], actor: dict[str, Any], client: dict[str, Any], targets: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    request = typed(ev, "request", dict) or {}
-    chain = typed(request, "ipChain", list, "request.ipChain") or []
-    ips = [ip_or_none(client.get("ipAddress"))]
-    ips += [ip_or_none(hop.get("ip")) for hop in chain if isinstance(hop, dict)]
+    request = _object(ev, "request")
+    chain = request.get("ipChain")
+    if chain is not None and type(chain) is not list:
+        chain = typed(request, "ipChain", list, "request.ipChain")
+    ip = ip_or_none(client.get("ipAddress"))
+    ips = [ip, *(ip_or_none(hop.get("ip")) for hop in chain if isinstance(hop, dict))] if chain else [ip]
     users = [actor.get("alternateId")]
-    users += [t.get("alternateId") for t in targets if t.get("type") == "User"]
-    return present(ip=dedupe(ips) or None, user=dedupe(users) or None)
+    if targets:
+        users += [t.get("alternateId") for t in targets if t.get("type") == "User"]
+    related: dict[str, Any] = {}
+    if found := dedupe(ips):
+        related["ip"] = found
+    if found := dedupe(users):
+        related["user"] = found
+    return related

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from itertools import accumulate
+from collections.abc import Mapping
 from typing import Any
 
 from soar.errors import NormalisationError
@@ -46,13 +46,16 @@ _KNOWN = frozenset(
     ]
 )
 _TRUTH = {True: True, False: False, "true": True, "false": False}
+_PLAIN = 10**15  # a number below this in size is kept as it is (see finite_number)
+_STR_ONLY = frozenset([str])
 _FREE_FORM = ("input", "result", "labels", "nd_builtin_cache")
 # The sections the decision's input fills in, nulls and all.
 _INPUT_SECTIONS = ("source", "destination", "http", "url", "user_agent")
-# Timestamps OPA writes (nanoseconds, UTC): the ECS form is their first 23 characters and a ``Z``.
+# What the nesting check keeps of a line (see _may_nest_too_deep).
+_NOT_STRUCTURE = bytes(sorted(set(range(256)) - set(b'{}[]"\\')))  # deleted by ``bytes.translate``
 _JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
 _NOT_BRACKET = re.compile(r"[^][{}]+")
-_STEP = {"{": 1, "[": 1, "}": -1, "]": -1}
+_PARENTHESES = bytes.maketrans(b"{[}]", b"(())")
 
 
 def normalise(raw: str) -> dict[str, Any]:
@@ -145,30 +148,56 @@ def _may_nest_too_deep(raw: str) -> bool:
     """Whether a free-form object of the line may nest deeper than ``_FLAT_DEPTH`` (cheap, never wrong).
 
     The objects sit one level inside the line, and a scalar or array one level inside its wrapper, so
-    nothing is too deep unless the line's own brackets nest deeper than ``_FLAT_DEPTH``.
+    nothing is too deep unless the line's own brackets nest deeper than ``_FLAT_DEPTH``. Only brackets,
+    quotes and backslashes are kept (as bytes: UTF-8 never puts those bytes inside another character);
+    a string holding none of them is then ``""``, and when no quote is left no string held a bracket.
     """
     if raw.count("{") + raw.count("[") <= _FLAT_DEPTH:
         return False
-    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", raw))  # the line is valid JSON: it parsed
-    return max(accumulate(map(_STEP.__getitem__, brackets))) > _FLAT_DEPTH
+    kept = raw.encode("utf-8", "surrogatepass").translate(None, _NOT_STRUCTURE)
+    if b"\\" in kept:  # an escape: strings are found in the text itself (the line is valid JSON: it parsed)
+        brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", raw)).encode()
+    else:
+        brackets = kept.replace(b'""', b"")
+        if b'"' in brackets:  # a string holds a bracket: drop every string
+            brackets = b"".join(kept.split(b'"')[::2])
+    if brackets.count(b"{") + brackets.count(b"[") <= _FLAT_DEPTH:
+        return False
+    nested = brackets.translate(_PARENTHESES)
+    for _ in range(_FLAT_DEPTH):  # each round drops the innermost pairs: a depth of d is gone in d rounds
+        nested = nested.replace(b"()", b"")
+        if not nested:
+            return False
+    return True
 
 
 def _opa_namespace(event: dict[str, Any]) -> dict[str, Any]:
-    decision_id = _text(event, "decision_id", required=True)
+    get = event.get
+    decision_id, path, requested_by = get("decision_id"), get("path"), get("requested_by")
+    req_id, erased, masked, metrics = get("req_id"), get("erased"), get("masked"), get("metrics")
+    # The usual values (non-empty text, a plain number, nothing) are taken as they are; the helpers
+    # decide, and word the error, for anything else.
     opa: dict[str, Any] = {
-        "decision_id": decision_id,
-        "path": _text(event, "path"),
-        "allowed": _allowed(event.get("result")),
-        "requested_by": _text(event, "requested_by"),
-        "req_id": _number(event, "req_id", "req_id"),
-        "erased": _strings(event.get("erased"), "erased"),
-        "masked": _strings(event.get("masked"), "masked"),
-        "metrics": _metrics(typed(event, "metrics", dict)),
+        "decision_id": decision_id
+        if type(decision_id) is str and decision_id
+        else _text(event, "decision_id", required=True),
+        "path": path if type(path) is str and path else _text(event, "path"),
+        "allowed": _allowed(get("result")),
+        "requested_by": requested_by
+        if type(requested_by) is str and requested_by
+        else _text(event, "requested_by"),
+        "req_id": req_id
+        if type(req_id) is int and -_PLAIN < req_id < _PLAIN
+        else _number(event, "req_id", "req_id"),
+        "erased": None if erased is None else _strings(erased, "erased"),
+        "masked": None if masked is None else _strings(masked, "masked"),
+        "metrics": _metrics(metrics if type(metrics) is dict else typed(event, "metrics", dict)),
     }
     _add_bundles(opa, typed(event, "bundles", dict))
-    for key, value in event.items():
-        if key not in _KNOWN and key not in opa:
-            opa[key] = _stringify(value, 1)
+    if not event.keys() <= _KNOWN:
+        for key, value in event.items():
+            if key not in _KNOWN and key not in opa:
+                opa[key] = _stringify(value, 1)
     return opa
 
 
@@ -204,6 +233,8 @@ def _text(obj: dict[str, Any], key: str, field: str | None = None, *, required: 
 
 def _number(obj: dict[str, Any], key: str, field: str) -> float | None:
     value = obj.get(key)
+    if (type(value) is int or type(value) is float) and -_PLAIN < value < _PLAIN:
+        return value  # what finite_number keeps
     if isinstance(value, str):
         try:
             return finite_number(float(value), field)
@@ -217,6 +248,8 @@ def _strings(value: Any, field: str) -> list[str] | None:
         return None
     if isinstance(value, str):
         return [value]
+    if type(value) is list and {*map(type, value)} <= _STR_ONLY:
+        return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
     raise NormalisationError("expected a list of strings", field=field)
@@ -285,10 +318,12 @@ def _metrics(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     if metrics is None:
         return None
     return {
-        k: v
-        for k, v in metrics.items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and k
+        k: v for k, v in metrics.items() if ((type(v) is int and -_PLAIN < v < _PLAIN) or _finite(v)) and k
     }
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _add_bundles(opa: dict[str, Any], bundles: dict[str, Any] | None) -> None:
@@ -305,16 +340,16 @@ def _add_bundles(opa: dict[str, Any], bundles: dict[str, Any] | None) -> None:
 
 def _socket(attributes: dict[str, Any], side: str) -> dict[str, Any]:
     """``attributes.<side>.address`` of an ext_authz CheckRequest, v3 (protojson) or v2 shape."""
-    address = get_path(attributes, f"{side}.address.socketAddress") or get_path(
-        attributes, f"{side}.address.Address.SocketAddress"
+    address = _path(attributes, side, "address", "socketAddress") or _path(
+        attributes, side, "address", "Address", "SocketAddress"
     )
     if not isinstance(address, dict):
         return {}
     host, port = (
         address.get("address"),
-        address.get("portValue", get_path(address, "PortSpecifier.PortValue")),
+        address.get("portValue", _path(address, "PortSpecifier", "PortValue")),
     )
-    ok_port = isinstance(port, int) and not isinstance(port, bool) and 0 <= port <= 65535
+    ok_port = type(port) is int and 0 <= port <= 65535
     return {
         "ip": ip_or_none(host),
         "address": host if isinstance(host, str) else None,
@@ -322,14 +357,25 @@ def _socket(attributes: dict[str, Any], side: str) -> dict[str, Any]:
     }
 
 
+def _path(obj: Any, *keys: str) -> Any:
+    """``get_path(obj, ".".join(keys))`` for parsed JSON (objects are dicts), without a split."""
+    for number, key in enumerate(keys):
+        if type(obj) is not dict:
+            return get_path(obj, ".".join(keys[number:])) if isinstance(obj, Mapping) else None
+        obj = obj.get(key)
+        if obj is None:
+            return None
+    return obj
+
+
 def _from_ext_authz(doc: dict[str, Any], data: dict[str, Any], opa: dict[str, Any]) -> None:
     attributes = data.get("attributes")
     if not isinstance(attributes, dict):
         return
-    found = get_path(attributes, "request.http")
+    found = _path(attributes, "request", "http")
     http: dict[str, Any] = found if isinstance(found, dict) else {}
     headers: dict[str, Any] = http["headers"] if isinstance(http.get("headers"), dict) else {}
-    principal = get_path(attributes, "source.principal")
+    principal = _path(attributes, "source", "principal")
     if isinstance(principal, str) and principal:
         opa["subject"] = principal
         opa["source_principal"] = principal

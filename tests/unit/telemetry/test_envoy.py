@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 
 from soar.errors import NormalisationError
 from soar.telemetry.normalise import DeadLetter, Normalised, normalise_lines, normalise_record
+from soar.telemetry.normalisers import envoy as envoy_module
+from soar.telemetry.normalisers import envoy_json
 from soar.telemetry.normalisers.envoy import normalise
 from tests.unit.telemetry.fuzzing import (
     FUZZ,
@@ -291,3 +293,78 @@ def test_mutated_valid_events_only_raise_normalisation_error(key: str, value: An
 def test_every_bad_line_is_a_dead_letter_with_its_line(lines: list[str]) -> None:
     results = list(normalise_lines("envoy", lines))
     assert_non_blank_lines_numbered(results, lines)
+
+
+def _general(obj: dict[str, Any], raw: str) -> dict[str, Any]:
+    return envoy_module._document(envoy_module._clean(obj), raw, "json")
+
+
+def _same_document(fast: dict[str, Any], general: dict[str, Any]) -> None:
+    assert json.dumps(fast) == json.dumps(general)  # the same fields in the same order, recursively
+    assert fast == general
+
+
+def test_the_one_pass_json_path_knows_every_field_the_general_path_knows() -> None:
+    assert set(envoy_json.FIELDS) == envoy_module._KNOWN
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"response_flags": "UF,URX", "response_code": 503, "connection_security_policy": "none"},
+        {"response_code_details": "rbac_access_denied_matched_policy[ns[payments]-policy[deny-all]]"},
+        {"response_code_details": "ext_authz_denied", "rbac_policy": "p", "rbac_result": "ALLOWED"},
+        {"start_time": "1772442902412", "x_forwarded_for": "-", "downstream_remote_address": None},
+        {"method": "-", "path": "", "authority": "[::1]:8443", "protocol": "-", "response_code": 0},
+    ],
+)
+def test_usual_json_lines_take_the_one_pass_path_with_the_same_document(changes: dict[str, Any]) -> None:
+    obj = {**MTLS, "upstream_service_time": 85, **changes}
+    raw = json.dumps(obj)
+    fast = envoy_json.fast_json(obj, raw)
+    assert fast is not None
+    _same_document(fast, _general(obj, raw))
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"upstream_service_time": "85"},
+        {"extra": "x"},
+        {"user-agent": "curl"},
+        {"duration": -1},
+        {"country": 7},
+    ],
+)
+def test_unusual_json_lines_go_the_general_way(changes: dict[str, Any]) -> None:
+    obj = {**MTLS, **changes}
+    assert envoy_json.fast_json(obj, json.dumps(obj)) is None
+
+
+def _result(make: Any) -> tuple[str, Any]:
+    """What a path makes of a line: its document as JSON (order kept), its error, or None (declined)."""
+    try:
+        made = make()
+    except NormalisationError as exc:
+        return "error", str(exc)
+    return "made", None if made is None else json.dumps(made)
+
+
+_STATUS = st.sampled_from([0, 200, 302, 403, 404, 499, 500, 503, 10**12, True])
+_TEXTS = st.sampled_from(
+    ["-", "", "a|b", "UF,URX", "inbound|80||x", "mutual_tls", "rbac_access_denied_matched_policy[]"]
+)
+
+
+@FUZZ
+@given(
+    st.dictionaries(st.sampled_from(sorted(MTLS)), JSON_VALUES_WITH_NAN | _TEXTS | _STATUS, max_size=4),
+    _STATUS,
+)
+def test_the_one_pass_path_never_differs_from_the_general_one(changes: dict[str, Any], status: Any) -> None:
+    obj = {**MTLS, "upstream_service_time": 85, "response_code": status, **changes}
+    raw = json.dumps(obj)
+    fast = _result(lambda: envoy_json.fast_json(obj, raw))
+    if fast != ("made", None):  # taken: the general path gives the same document, or the same error
+        assert fast == _result(lambda: _general(obj, raw))

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from soar.errors import NormalisationError
 from soar.telemetry.normalise import DeadLetter, Normalised, normalise_lines, normalise_record
+from soar.telemetry.normalisers import opa as opa_module
 from soar.telemetry.normalisers._util import parse_json_object
 from soar.telemetry.normalisers.opa import normalise
 from soar.telemetry.sources import Source
@@ -332,3 +333,34 @@ def test_mutated_top_level_only_raises_normalisation_error(key: str, value: Any)
 def test_every_bad_line_is_a_dead_letter_with_its_line(lines: list[str]) -> None:
     results = list(normalise_lines("opa", lines))
     assert_non_blank_lines_numbered(results, lines)
+
+
+def _depth(value: Any) -> int:
+    if isinstance(value, dict):
+        return 1 + max(map(_depth, value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max(map(_depth, value), default=0)
+    return 0
+
+
+_TRICKY_TEXT = st.text(alphabet='{}[]"\\ab\u00e9\u4e2d\n', max_size=6)
+
+
+def _nest(levels: int, text: str, as_list: bool) -> Any:
+    value: Any = text
+    for level in range(levels):
+        value = [value, text] if as_list and level % 2 else {text or "k": value, "s": text}
+    return value
+
+
+@FUZZ
+@given(
+    st.lists(st.tuples(st.integers(0, 20), _TRICKY_TEXT, st.booleans()), min_size=1, max_size=4),
+    st.booleans(),
+)
+def test_the_nesting_check_is_the_depth_of_the_line(
+    parts: list[tuple[int, str, bool]], ascii_only: bool
+) -> None:
+    line = {"decision_id": "d", "input": {f"p{n}": _nest(*part) for n, part in enumerate(parts)}}
+    raw = json.dumps(line, ensure_ascii=ascii_only)
+    assert opa_module._may_nest_too_deep(raw) == (_depth(json.loads(raw)) > opa_module._FLAT_DEPTH)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -93,3 +94,31 @@ def test_timestamps_without_a_zone_are_utc() -> None:
         2025, 8, 26, 17, 40, 49, 330617, tzinfo=UTC
     )
     assert parse_time("2025-08-26T17:40:49+02:00", "t") == datetime(2025, 8, 26, 15, 40, 49, tzinfo=UTC)
+
+
+_SECOND = "2024-03-01T10:00:00"
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [".123Z", ".123456789Z", ".12Z", ".1234", ".abcZ", ".١٢٣Z", "Z", ".123+01:00", ".123Zx", ""],
+)
+def test_a_second_seen_before_does_not_excuse_a_bad_fraction(tail: str) -> None:
+    assert timestamp(f"{_SECOND}.000Z", "ts") == f"{_SECOND}.000Z"  # the second is now known good
+    text = _SECOND + tail
+    assert _outcome(timestamp, text) == _outcome(lambda value, field: iso(parse_time(value, field)), text)
+
+
+def _outcome(convert: Any, value: str) -> str:
+    try:
+        return str(convert(value, "ts"))
+    except NormalisationError as exc:
+        return f"error: {exc}"
+
+
+def test_addresses_sharing_a_host_keep_their_own_ports() -> None:
+    for port in (1, 65535, 65536, 8080):
+        expected = ("10.9.8.7", port) if port <= 65535 else ("10.9.8.7", None)
+        assert ip_port(f"10.9.8.7:{port}") == expected
+    assert ip_port("10.9.8.7") == ("10.9.8.7", None)
+    assert ip_port("[fe80::1]:80") == ip_port("[FE80::1]:80") == ("fe80::1", 80)

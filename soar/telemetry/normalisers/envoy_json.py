@@ -1,0 +1,306 @@
+"""The usual Envoy / Istio JSON access-log line to ECS in one straight pass; :mod:`envoy` decides any other.
+
+A line qualifies when every key is one soar knows (no header-style alias, no unknown field) and every
+value is text, absent (null, ``-``, empty) or, for the counts and durations, an integer in range. For
+such a line :func:`fast_json` builds exactly the document :mod:`envoy`'s general path builds (same
+fields, same order); tests hold the two against each other. Any other line gets None.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from soar.telemetry.normalisers._util import ip_port, timestamp
+from soar.telemetry.sources import SOURCES, Source
+
+_SPEC = SOURCES[Source.ENVOY]
+_MODULE, _DATASET = _SPEC.module, _SPEC.dataset
+# Every key soar knows, the five integer ones first, in the order they are unpacked below.
+FIELDS = tuple(
+    [
+        "response_code",
+        "bytes_received",
+        "bytes_sent",
+        "duration",
+        "upstream_service_time",
+        "response_flags",
+        "response_code_details",
+        "connection_termination_details",
+        "upstream_transport_failure_reason",
+        "x_forwarded_for",
+        "user_agent",
+        "request_id",
+        "authority",
+        "upstream_host",
+        "upstream_cluster",
+        "upstream_local_address",
+        "downstream_local_address",
+        "downstream_remote_address",
+        "requested_server_name",
+        "route_name",
+        "start_time",
+        "method",
+        "path",
+        "protocol",
+        "referer",
+        "downstream_peer_uri_san",
+        "downstream_local_uri_san",
+        "downstream_tls_version",
+        "downstream_peer_subject",
+        "connection_security_policy",
+        "rbac_policy",
+        "rbac_result",
+        "source_workload",
+        "source_namespace",
+        "destination_workload",
+        "destination_namespace",
+        "destination_service",
+        "destination_service_name",
+        "country",
+    ]
+)
+_KNOWN = frozenset(FIELDS)
+_INTEGERS = 5
+_MAX_INT = 10**12  # as envoy._MAX_INT
+_TEXT = frozenset([str, type(None)])
+_ABSENT = ("-", "")
+_RBAC_DENIED = re.compile(r"rbac_access_denied_matched_policy\[(.*)\]\Z")
+_DIRECTIONS = {"inbound": "ingress", "outbound": "egress"}
+
+
+def fast_json(obj: dict[str, Any], raw: str) -> dict[str, Any] | None:
+    """The ECS document of a usual JSON line (see the module docstring), or None for any other line.
+
+    Raises:
+        NormalisationError: ``start_time`` is not a time, as the general path says it.
+    """
+    if not obj.keys() <= _KNOWN:
+        return None
+    values = list(map(obj.get, FIELDS))
+    for marker in _ABSENT:  # "-" and "" are absent, as null is
+        start = 0
+        try:
+            while True:
+                start = values.index(marker, start)
+                values[start] = None
+        except ValueError:
+            pass
+    for number in values[:_INTEGERS]:
+        if number is not None and (type(number) is not int or not 0 <= number < _MAX_INT):
+            return None
+    if not {*map(type, values[_INTEGERS:])} <= _TEXT or values[20] is None:  # text, and a start time
+        return None
+    return _document(values, raw)
+
+
+def _document(values: list[Any], raw: str) -> dict[str, Any]:
+    (code, received, sent, duration, service_time, flags, details, termination, failure, forwarded) = values[
+        :10
+    ]
+    envoy: dict[str, Any] = {} if code is None else {"response_code": code}
+    if flags:
+        envoy["response_flags"] = flags.split(",")
+    route, server_name, cluster = values[19], values[18], values[14]
+    for name, value in (
+        ("response_code_details", details),
+        ("connection_termination_details", termination),
+        ("route_name", route),
+        ("requested_server_name", server_name),
+    ):
+        if value is not None:
+            envoy[name] = value
+    if cluster and "|" in cluster:
+        envoy["direction"] = cluster.partition("|")[0]
+    upstream = _present(
+        ("host", values[13]),
+        ("cluster", cluster),
+        ("local_address", values[15]),
+        ("transport_failure_reason", failure),
+        ("service_time", service_time),
+    )
+    if upstream:
+        envoy["upstream"] = upstream
+    rbac = _rbac(values[30], values[31], details)
+    if rbac:
+        envoy["rbac"] = rbac
+    mtls = _mtls(values[29], values[25], values[26])
+    if mtls:
+        envoy["mtls"] = mtls
+    peers = _present(("workload", values[32]), ("namespace", values[33]))
+    if peers:
+        envoy["source"] = peers
+    peers = _present(("workload", values[34]), ("namespace", values[35]), ("service", values[36]))
+    if peers:
+        envoy["destination"] = peers
+    envoy["format"] = "json"
+    denied = rbac.get("result") == "denied" or bool(details and details.startswith("ext_authz_denied"))
+    start, method = values[20], values[21]
+    stamp = timestamp(int(start[:16]), "start_time") if start.isascii() and start.isdigit() else None
+    event: dict[str, Any] = {
+        "kind": "event",
+        "module": _MODULE,
+        "dataset": _DATASET,
+        "category": ["network", "web"],
+        "type": ["access", "denied"] if denied else ["access"],
+        "action": "http-request" if method else "tcp-connection",
+        "outcome": _outcome(code, denied, flags),
+    }
+    if duration is not None:
+        event["duration"] = duration * 1_000_000
+    event["original"] = raw
+    doc: dict[str, Any] = {
+        "@timestamp": timestamp(start, "start_time") if stamp is None else stamp,
+        "event": event,
+        "envoy": envoy,
+    }
+    _add_http(doc, values, code, received, sent)
+    _add_network(doc, values, envoy, forwarded)
+    _add_tls(doc, values)
+    return doc
+
+
+def _present(*pairs: tuple[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in pairs if value is not None}
+
+
+def _rbac(policy: str | None, result: str | None, details: str | None) -> dict[str, Any]:
+    if details is not None and details.startswith("rbac_access_denied_matched_policy["):
+        matched = _RBAC_DENIED.match(details)
+        if matched:
+            result = result or "denied"
+            policy = policy or (matched.group(1) if matched.group(1) not in ("", "none") else None)
+    rbac: dict[str, Any] = {} if policy is None else {"policy": policy}
+    if result:
+        rbac["result"] = result.lower()
+    return rbac
+
+
+def _mtls(policy: str | None, peer: str | None, local: str | None) -> dict[str, Any]:
+    mtls: dict[str, Any] = {}
+    if policy:
+        mtls["connection_security_policy"] = policy.lower()
+    if peer is not None:
+        mtls["peer_principal"] = peer
+    if local is not None:
+        mtls["local_principal"] = local
+    if policy:
+        mtls["mutual"] = policy.lower() == "mutual_tls"
+    elif peer:
+        mtls["mutual"] = True
+    return mtls
+
+
+def _outcome(code: int | None, denied: bool, flags: str | None) -> str:
+    if denied or code == 403 or (code is not None and code >= 500):
+        return "failure"
+    if code is None or code == 0:
+        return "failure" if flags else "unknown"
+    return "success"
+
+
+def _add_http(
+    doc: dict[str, Any], values: list[Any], code: int | None, received: int | None, sent: int | None
+) -> None:
+    path, authority, protocol, method = values[22], values[12], values[23], values[21]
+    url: dict[str, Any] = {}
+    if path:
+        url["original"] = path
+        path, _, query = path.partition("?")
+        url["path"] = path
+        if query:
+            url["query"] = query
+    if authority:
+        domain, _, port = authority.rpartition(":") if ":" in authority else (authority, "", "")
+        if domain:
+            url["domain"] = domain
+        if port.isascii() and port.isdigit():
+            url["port"] = int(port)
+    if url:
+        doc["url"] = url
+    http: dict[str, Any] = {}
+    if protocol and protocol.startswith("HTTP/") and protocol[5:]:
+        http["version"] = protocol[5:]
+    request: dict[str, Any] = {} if method is None else {"method": method}
+    if values[11] is not None:
+        request["id"] = values[11]
+    if values[24] is not None:
+        request["referrer"] = values[24]
+    if received is not None:
+        request["bytes"], request["body"] = received, {"bytes": received}
+    if request:
+        http["request"] = request
+    response: dict[str, Any] = {"status_code": code} if code else {}
+    if sent is not None:
+        response["bytes"], response["body"] = sent, {"bytes": sent}
+    if response:
+        http["response"] = response
+    if http:
+        doc["http"] = http
+    if values[10] is not None:
+        doc["user_agent"] = {"original": values[10]}
+    service = values[34] or values[37] or values[36]
+    if service is not None:
+        doc["service"] = {"name": service}
+    if protocol:
+        doc["network"] = {"protocol": protocol.partition("/")[0].lower()}
+
+
+def _add_network(
+    doc: dict[str, Any], values: list[Any], envoy: dict[str, Any], forwarded: str | None
+) -> None:
+    hops = [h.strip() for h in forwarded.split(",") if h.strip()] if forwarded else []
+    client_ip = ip_port(hops[0])[0] if hops else None
+    src_ip, src_port = ip_port(values[17])
+    dst_ip, dst_port = ip_port(values[16])
+    if src_ip is None:
+        src_ip = client_ip
+    if hops:
+        envoy["x_forwarded_for"] = hops
+    source: dict[str, Any] = {} if src_ip is None else {"ip": src_ip}
+    if src_ip is not None and src_port is not None:
+        source["port"] = src_port
+    if values[38] is not None:
+        source["geo"] = {"country_iso_code": values[38]}
+    if source:
+        doc["source"] = source
+    if client_ip is not None:
+        doc["client"] = {"ip": client_ip}
+    destination: dict[str, Any] = {} if dst_ip is None else {"ip": dst_ip}
+    if dst_ip is not None and dst_port is not None:
+        destination["port"] = dst_port
+    domain = doc["url"].get("domain") if "url" in doc else None
+    if domain is not None:
+        destination["domain"] = domain
+    if destination:
+        doc["destination"] = destination
+    direction = _DIRECTIONS.get(envoy.get("direction") or "")
+    if direction is not None:
+        doc.setdefault("network", {})["direction"] = direction
+    related = [ip for ip in (src_ip, client_ip, dst_ip) if ip]
+    if len(hops) > 1:
+        related += [ip for ip in (ip_port(h)[0] for h in hops[1:]) if ip]
+    if related:
+        doc["related"] = {"ip": list(dict.fromkeys(related))}
+
+
+def _add_tls(doc: dict[str, Any], values: list[Any]) -> None:
+    version, peer, local = values[27], values[25], values[26]
+    if not (version or peer or local):
+        return
+    protocol, _, number = (version or "").upper().partition("V")
+    tls: dict[str, Any] = {"established": True}
+    if number:
+        tls["version"] = number
+    if protocol:
+        tls["version_protocol"] = protocol.lower()
+    client: dict[str, Any] = {} if values[18] is None else {"server_name": values[18]}
+    if values[28] is not None:
+        client["subject"] = values[28]
+    if peer:
+        client["x509"] = {"alternative_names": [peer]}
+    if client:
+        tls["client"] = client
+    if local:
+        tls["server"] = {"x509": {"alternative_names": [local]}}
+    doc["tls"] = tls
