@@ -99,6 +99,7 @@ class RuleCache:
         self._run: list[str] = []  # this run's files, in order
         self._aligned = False  # the manifest's first rows are this run's files, in order
         self._walk: Walk | None = None  # this run's walk, if it walked one folder
+        self._listed: list[str] | None = None  # the files :meth:`files` gave: the manifest's first rows
         self._signed: dict[str, Signature] = {}  # files read again, unchanged: their new signature
         self._pending: dict[str, tuple[Signature, str]] = {}
         self._rows: dict[str, int] = {}  # the manifest row of each file read again (in an aligned run)
@@ -118,7 +119,8 @@ class RuleCache:
             return None
         if list(map(signature, walk.folders)) != walk.signatures:
             return None
-        return self._manifest.paths[: walk.files]
+        self._listed = self._manifest.paths[: walk.files]
+        return self._listed
 
     def walked(self, root: str, folders: list[tuple[str, Signature]]) -> None:
         """Record this run's walk of the folder ``root``: every folder seen, with its signature."""
@@ -134,7 +136,7 @@ class RuleCache:
         """
         manifest, count = self._manifest, len(paths)
         self._run = paths
-        self._aligned = manifest.aligned("\0".join(paths))
+        self._aligned = paths is self._listed or manifest.aligned("\0".join(paths))
         if self._aligned:  # the where columns stay arrays: only compared signatures need ``int``s
             stored: list[Any] = [column[:count] for column in manifest.columns]
             stored[:SIGNATURE] = [column.tolist() for column in stored[:SIGNATURE]]

@@ -72,6 +72,7 @@ class Manifest:
     paths: list[str] = field(default_factory=list)
     columns: list[array[int]] = field(default_factory=_columns)  # the signature's four, block, position
     joined: str = ""  # the paths joined by NUL, as stored: one comparison checks the row order
+    encoded: bytes | memoryview | None = None  # ``joined`` as stored, while the paths are unchanged
     walk: Walk = field(default_factory=Walk)
     _index: dict[str, int] | None = None
 
@@ -106,7 +107,7 @@ class Manifest:
         self, paths: list[str], signatures: list[Sequence[int]], places: list[Sequence[int]]
     ) -> None:
         """Replace every row (the store, blocks and walk stay)."""
-        self.paths, self.joined, self._index = paths, "\0".join(paths), None
+        self.paths, self.joined, self.encoded, self._index = paths, "\0".join(paths), None, None
         signature_columns = [array("q", [s[n] for s in signatures]) for n in range(SIGNATURE)]
         self.columns = [*signature_columns, *(array("q", [p[n] for p in places]) for n in range(2))]
 
@@ -182,14 +183,15 @@ def decode_manifest(data: bytes, salt: str) -> Manifest | None:
     numbers = start + size
     if count < 0 or size < 0 or len(body) != numbers + 8 * COLUMNS * count:
         raise ValueError("the manifest's columns do not add up")
-    joined = str(body[start:numbers], *_PATHS_ENCODING)
+    encoded = body[start:numbers]
+    joined = str(encoded, *_PATHS_ENCODING)
     paths = joined.split("\0") if count else []
     if len(paths) != count:
         raise ValueError("one path per row")
     columns = _columns()
     for number, column in enumerate(columns):
         column.frombytes(body[numbers + 8 * count * number : numbers + 8 * count * (number + 1)])
-    return Manifest(store, blocks, paths, columns, joined, _walk(header.get("walk"), count))
+    return Manifest(store, blocks, paths, columns, joined, encoded, _walk(header.get("walk"), count))
 
 
 def _walk(raw: Any, count: int) -> Walk:
@@ -208,8 +210,15 @@ def _walk(raw: Any, count: int) -> Walk:
 
 def encode_manifest(salt: str, manifest: Manifest) -> bytes:
     """The bytes of a manifest (see the module docstring)."""
+    return b"".join(_chunks(salt, manifest))
+
+
+def _chunks(salt: str, manifest: Manifest) -> list[bytes | memoryview]:
+    """The manifest's bytes in pieces (the paths as read, when unchanged): written without joining them."""
     paths, walk = manifest.paths, manifest.walk
-    joined = "\0".join(paths).encode(*_PATHS_ENCODING)
+    joined = manifest.encoded
+    if joined is None:
+        joined = "\0".join(paths).encode(*_PATHS_ENCODING)
     header = {
         "format": CACHE_FORMAT,
         "salt": salt,
@@ -227,19 +236,23 @@ def encode_manifest(salt: str, manifest: Manifest) -> bytes:
     }
     if any(len(column) != len(paths) for column in manifest.columns):
         raise ValueError("every column has one value per row")
-    columns = [column.tobytes() for column in manifest.columns]
-    body = b"".join((orjson.dumps(header), b"\n", joined, *columns))
-    return MAGIC + _PREFIX.pack(zlib.crc32(body), len(body)) + body
+    body: list[bytes | memoryview] = [orjson.dumps(header) + b"\n", joined]
+    body += [memoryview(column).cast("B") for column in manifest.columns]
+    crc = length = 0
+    for chunk in body:
+        crc = zlib.crc32(chunk, crc)
+        length += len(chunk)
+    return [MAGIC + _PREFIX.pack(crc, length), *body]
 
 
 def save_manifest(directory: Path, salt: str, manifest: Manifest) -> None:
     """Write the manifest atomically (a temporary file, then ``os.replace``)."""
-    data = encode_manifest(salt, manifest)
+    chunks = _chunks(salt, manifest)
     target = directory / MANIFEST_NAME
     fd, tmp = tempfile.mkstemp(prefix=f".{MANIFEST_NAME}.", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            out.writelines(chunks)
         os.replace(tmp, target)  # a concurrent reader never sees half a file
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

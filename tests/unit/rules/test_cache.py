@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 from array import array
@@ -308,3 +309,25 @@ def test_rule_paths_matches_rule_files(tmp_path: Path) -> None:
         (rules / name).write_text("x: 1\n", "utf-8")
     for args in ([rules], [rules, rules / "regex.yml", tmp_path / "absent.yml"], [f"{rules}/"]):
         assert rule_paths(args) == [str(p) for p in rule_files(args)]
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_cached_run_leaves_the_garbage_collector_as_it_found_it(
+    tmp_path: Path, enabled: bool, frozen: bool
+) -> None:
+    rules, cache = _rules(tmp_path), tmp_path / "cache"
+    _compile(rules, cache)
+    was_enabled, was_frozen = gc.isenabled(), gc.get_freeze_count()
+    try:
+        if frozen:
+            gc.freeze()  # a program's own frozen objects (a pre-fork server's) stay frozen
+        frozen_count = gc.get_freeze_count()
+        (gc.enable if enabled else gc.disable)()
+        assert _view(_compile(rules, cache)) == _view(_compile(rules, None))
+        assert gc.isenabled() is enabled
+        assert gc.get_freeze_count() == frozen_count
+    finally:
+        if frozen and not was_frozen:
+            gc.unfreeze()
+        (gc.enable if was_enabled else gc.disable)()
