@@ -23,6 +23,7 @@ _ZULU_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[
 _ZULU_MS_TAIL = re.compile(r"\.[0-9]{3,}Z")  # what follows the seconds in _ZULU_MS
 # The seconds (``YYYY-MM-DDTHH:MM:SS``) of _ZULU_MS times already found valid: events come in bursts.
 _GOOD_SECONDS: set[str] = set()
+_EPOCH_SECONDS: dict[int, str] = {}  # epoch second -> its ECS form up to the seconds
 _MAX_SECONDS = 4096
 
 
@@ -104,6 +105,15 @@ def timestamp(value: Any, field: str) -> str:
     Raises:
         NormalisationError: the value is absent or not a timestamp; ``field`` names it.
     """
+    if type(value) is int and 0 <= value <= _MAX_EPOCH_MS:  # epoch milliseconds
+        seconds, millis = divmod(value, 1000)
+        second = _EPOCH_SECONDS.get(seconds)
+        if second is None:
+            second = iso(_EPOCH + timedelta(seconds=seconds))[:19]
+            if len(_EPOCH_SECONDS) >= _MAX_SECONDS:
+                _EPOCH_SECONDS.clear()
+            _EPOCH_SECONDS[seconds] = second
+        return f"{second}.{millis:03d}Z"
     if type(value) is str:
         if value[:19] in _GOOD_SECONDS:  # a second already found valid: the fraction cannot make it invalid
             if (
@@ -136,6 +146,8 @@ ENVELOPE_TIME_KEYS = ("timestamp", "time", "p_event_time")
 
 
 def _absent(value: Any) -> bool:
+    if type(value) is str and value[:1].isdigit():  # a time, or not one; never a word for "none"
+        return False
     return value is None or (isinstance(value, str) and value.strip().lower() in _NOT_A_TIME)
 
 

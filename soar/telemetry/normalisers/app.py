@@ -28,6 +28,7 @@ _TYPES = {
     "account.viewed": ["access"],
 }
 _INFO = ("info",)
+_PLAIN = 10**15  # a number below this in size is kept as it is (see finite_number)
 _STRINGS = (
     "level",
     "service",
@@ -94,7 +95,7 @@ def normalise(raw: str) -> dict[str, Any]:
     s: dict[str, str | None] = {}
     for name in _STRINGS:
         value = line.get(name)
-        s[name] = value if type(value) is str and value else _text(line, name)
+        s[name] = value if type(value) is str and value else None if value is None else _text(line, name)
     return _document(raw, line, msg, s, stamp)
 
 
@@ -177,7 +178,7 @@ def _payment(line: dict[str, Any], s: dict[str, str | None], latency: float | No
     members = (
         ("transaction_id", get("transaction_id")),
         ("amount", amount),
-        *((name, get(name)) for name in _PAYMENT_TEXT),
+        *[(name, get(name)) for name in _PAYMENT_TEXT],
         ("consent_scope", None if scope is None else list(scope)),
         ("outcome", get("outcome")),
         ("error_code", get("error_code")),
@@ -220,7 +221,10 @@ def _text(line: dict[str, Any], name: str) -> str | None:
 
 
 def _number(line: dict[str, Any], name: str) -> float | None:
-    return finite_number(line.get(name), name)
+    value = line.get(name)
+    if value is None or ((type(value) is int or type(value) is float) and -_PLAIN < value < _PLAIN):
+        return value  # absent, or what finite_number keeps
+    return finite_number(value, name)
 
 
 def _strings(value: Any, field: str) -> list[str] | None:

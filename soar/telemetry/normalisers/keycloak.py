@@ -72,6 +72,7 @@ _LOG_LINE = re.compile(
 _NAMESPACE_KEYS = tuple(k for k in _USER_KEYS + _ADMIN_KEYS if k != "time")
 # Members that must be scalars (``error`` is read with as_str, ``representation``/``authDetails`` are objects).
 _STRING_KEYS = _USER_KEYS[:-1] + _ADMIN_KEYS[:3]
+_CONTAINERS = frozenset([dict, list])
 _EVENT_CONSTANTS = {"module": _SPEC.module, "dataset": _SPEC.dataset, "kind": "event"}
 _KEY_VALUE = re.compile(r'\s*([A-Za-z_][\w.-]*)=(?:"((?:[^"\\]|\\.)*)"|([^,]*))\s*(?:,|\Z)')
 
@@ -154,11 +155,22 @@ def _user(ev: dict[str, Any]) -> dict[str, Any]:
     )
     failed = kind.endswith("_ERROR") or bool(error)
     details = _details(ev)
-    name = as_str(details.get("username"))
+    name, email = as_str(details.get("username")), as_str(details.get("email"))
     user_id = as_str(ev.get("userId"))
     ip = ip_or_none(ev.get("ipAddress"))
-    event = _event(list(category), list(types), kind, "failure" if failed else "success", error)
-    user = present(id=user_id, name=name, email=as_str(details.get("email")))
+    event = {
+        "category": list(category),
+        "type": list(types),
+        "action": kind,
+        "outcome": "failure" if failed else "success",
+    }
+    if error is not None:
+        event["reason"] = error
+    user: dict[str, Any] = {} if user_id is None else {"id": user_id}
+    if name is not None:
+        user["name"] = name
+    if email is not None:
+        user["email"] = email
     return _body(event, user, ip, None, dedupe([name, user_id]))
 
 
@@ -235,9 +247,10 @@ def _details(ev: dict[str, Any]) -> dict[str, Any]:
 
 def _namespace(ev: dict[str, Any]) -> dict[str, Any]:
     out = {k: ev[k] for k in _NAMESPACE_KEYS if k in ev}
-    for key in _STRING_KEYS:
-        if type(out.get(key)) in (dict, list):
-            raise NormalisationError(f"expected a string, got {type(out[key]).__name__}", field=key)
+    if not _CONTAINERS.isdisjoint(map(type, out.values())):  # an object or array somewhere: where?
+        for key in _STRING_KEYS:
+            if type(out.get(key)) in (dict, list):
+                raise NormalisationError(f"expected a string, got {type(out[key]).__name__}", field=key)
     if isinstance(ev.get("time"), int | float):
         out["time"] = ev["time"]
     representation = out.pop("representation", None)

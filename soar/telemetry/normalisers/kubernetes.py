@@ -117,18 +117,20 @@ def _document(ev: dict[str, Any], verb: str | None, raw: str, envelope: dict[str
     stamp_field = "stageTimestamp" if ev.get("stageTimestamp") is not None else "requestReceivedTimestamp"
     stamp, ingested = event_time(ev.get(stamp_field), stamp_field, envelope)
     received = ev.get("requestReceivedTimestamp")
-    obj = typed(ev, "objectRef", dict) or {}
-    status = typed(ev, "responseStatus", dict) or {}
-    code = typed(status, "code", int, "responseStatus.code")
+    obj = _object(ev, "objectRef")
+    status = _object(ev, "responseStatus")
+    code = status.get("code")
+    if code is not None and type(code) is not int:
+        code = typed(status, "code", int, "responseStatus.code")
     if code is not None and not 0 <= code < 1000:
         raise NormalisationError(f"not an HTTP status: {code}", field="responseStatus.code")
-    annotations = typed(ev, "annotations", dict) or {}
-    resource = typed(obj, "resource", str, "objectRef.resource")
+    annotations = _object(ev, "annotations")
+    resource = _text(obj, "resource", "objectRef.resource")
     doc: dict[str, Any] = {"@timestamp": stamp, "event": _event(ev, verb, resource, code, annotations, raw)}
-    _put(doc, "url", "original", typed(ev, "requestURI", str))
+    _put(doc, "url", "original", _text(ev, "requestURI"))
     if code is not None:
         doc["http"] = {"response": {"status_code": code}}
-    _put(doc, "user_agent", "original", typed(ev, "userAgent", str))
+    _put(doc, "user_agent", "original", _text(ev, "userAgent"))
     doc["orchestrator"] = _orchestrator(obj, resource)
     if received is not None and stamp_field == "stageTimestamp":
         doc["event"]["start"] = timestamp(received, "requestReceivedTimestamp")
@@ -137,6 +139,22 @@ def _document(ev: dict[str, Any], verb: str | None, raw: str, envelope: dict[str
     if ingested:
         mark_time_ingested(doc)
     return doc
+
+
+def _object(obj: dict[str, Any], key: str, field: str | None = None) -> dict[str, Any]:
+    """``typed(obj, key, dict, field) or {}``: an object member, empty when absent."""
+    value = obj.get(key)
+    if type(value) is dict:
+        return value
+    return typed(obj, key, dict, field) or {}
+
+
+def _text(obj: dict[str, Any], key: str, field: str | None = None) -> str | None:
+    """``typed(obj, key, str, field)``, its usual case first."""
+    value = obj.get(key)
+    if value is None or type(value) is str:
+        return value
+    return typed(obj, key, str, field)  # type: ignore[no-any-return]  # str or raises
 
 
 def _put(doc: dict[str, Any], section: str, key: str, value: Any) -> None:
@@ -187,19 +205,19 @@ def _types(verb: str | None, decision: Any) -> tuple[str, ...]:
 
 
 def _orchestrator(obj: dict[str, Any], resource: str | None) -> dict[str, Any]:
-    subresource = typed(obj, "subresource", str, "objectRef.subresource")
+    subresource = _text(obj, "subresource", "objectRef.subresource")
     out: dict[str, Any] = {"type": "kubernetes"}
-    namespace = typed(obj, "namespace", str, "objectRef.namespace")
+    namespace = _text(obj, "namespace", "objectRef.namespace")
     if namespace is not None:
         out["namespace"] = namespace
-    api_version = typed(obj, "apiVersion", str, "objectRef.apiVersion")
+    api_version = _text(obj, "apiVersion", "objectRef.apiVersion")
     if api_version is not None:
         out["api_version"] = api_version
     found: dict[str, Any] = {}
     kind = f"{resource}/{subresource}" if resource and subresource else resource
     if kind is not None:
         found["type"] = kind
-    name = typed(obj, "name", str, "objectRef.name")
+    name = _text(obj, "name", "objectRef.name")
     if name is not None:
         found["name"] = name
     if subresource and resource is not None:
@@ -211,19 +229,28 @@ def _orchestrator(obj: dict[str, Any], resource: str | None) -> dict[str, Any]:
 
 def _who(doc: dict[str, Any], ev: dict[str, Any]) -> None:
     """``user``, ``source`` and ``related``, as drop_none would leave them."""
-    user = typed(ev, "user", dict) or {}
-    name = typed(user, "username", str, "user.username")
-    groups = typed(user, "groups", list, "user.groups")
-    imp = typed(ev, "impersonatedUser", dict) or {}
-    imp_name = typed(imp, "username", str, "impersonatedUser.username")
-    ips = [ip for v in typed(ev, "sourceIPs", list) or () if (ip := ip_or_none(v))]
-    who = {"name": name, "id": typed(user, "uid", str, "user.uid")}
-    found = {k: v for k, v in who.items() if v is not None}
+    user = _object(ev, "user")
+    name = _text(user, "username", "user.username")
+    groups = user.get("groups")
+    if groups is not None and type(groups) is not list:
+        groups = typed(user, "groups", list, "user.groups")
+    imp = _object(ev, "impersonatedUser")
+    imp_name = _text(imp, "username", "impersonatedUser.username")
+    sources = ev.get("sourceIPs")
+    if sources is not None and type(sources) is not list:
+        sources = typed(ev, "sourceIPs", list)
+    ips = [ip for v in sources if (ip := ip_or_none(v))] if sources else []
+    uid = _text(user, "uid", "user.uid")
+    found: dict[str, Any] = {} if name is None else {"name": name}
+    if uid is not None:
+        found["id"] = uid
     group_names = [g for g in groups if isinstance(g, str)] if groups else None
     if group_names:
         found["group"] = {"name": group_names}
-    effective = {"name": imp_name, "id": typed(imp, "uid", str, "impersonatedUser.uid")}
-    effective = {k: v for k, v in effective.items() if v is not None}
+    imp_uid = _text(imp, "uid", "impersonatedUser.uid")
+    effective: dict[str, Any] = {} if imp_name is None else {"name": imp_name}
+    if imp_uid is not None:
+        effective["id"] = imp_uid
     if effective:
         found["effective"] = effective
     if found:
