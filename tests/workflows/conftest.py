@@ -37,6 +37,24 @@ async def workflow_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
+@pytest.fixture
+async def own_workflow_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping server of the test's own, for tests that move the clock (``env.sleep``).
+
+    Skipped time on the session's server would move every later test's ``workflow.now()`` too, and the
+    sweeps there reason in windows before now.
+    """
+    env = await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
+    )
+    try:
+        # Time moves only when a test says so (env.sleep): activities do real I/O on the wall clock.
+        with env.auto_time_skipping_disabled():
+            yield env
+    finally:
+        await env.shutdown()
+
+
 @pytest.fixture(scope="session")
 def small_scenario() -> Scenario:
     """The small scenario, covering the 24 hours before now."""

@@ -123,17 +123,17 @@ class Bench:
 
 
 @pytest.fixture
-async def bench(workflow_env: WorkflowEnvironment, search: SearchClient) -> AsyncIterator[Bench]:
+async def bench(own_workflow_env: WorkflowEnvironment, search: SearchClient) -> AsyncIterator[Bench]:
     connectors = Connectors()
     queue = f"containment-{uuid.uuid4().hex[:8]}"
     audit = AuditActivities(search, NS)
     async with Worker(
-        workflow_env.client,
+        own_workflow_env.client,
         task_queue=queue,
         workflows=[ContainmentWorkflow],
         activities=[*connectors.activities(), *audit.all()],
     ):
-        yield Bench(workflow_env, connectors, search, queue)
+        yield Bench(own_workflow_env, connectors, search, queue)
 
 
 HISTORIES = Path(__file__).parent / "histories"

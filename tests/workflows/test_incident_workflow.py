@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 from temporalio.worker import Worker
@@ -56,7 +55,6 @@ from soar.response.models import (
 )
 from soar.response.settings import DoraSettings, Service
 from tests.unit.incidents.helpers import alert
-from tests.workflows.conftest import TEST_SERVER
 
 pytestmark = pytest.mark.engines
 MAJOR = {"critical_services_affected": "true", "costs_eur": "250000", "reputational": "media"}
@@ -70,16 +68,9 @@ ENTITY = EntityProfile(
 
 
 @pytest.fixture
-async def incident_env() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=str(TEST_SERVER)
-    )
-    try:
-        # Time moves only when a test says so (env.sleep): activities do real I/O on the wall clock.
-        with env.auto_time_skipping_disabled():
-            yield env
-    finally:
-        await env.shutdown()
+def incident_env(own_workflow_env: WorkflowEnvironment) -> WorkflowEnvironment:
+    """The incident tests skip days: a server of their own."""
+    return own_workflow_env
 
 
 @dataclass
