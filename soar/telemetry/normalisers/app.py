@@ -174,20 +174,26 @@ def _payment(line: dict[str, Any], s: dict[str, str | None], latency: float | No
     amount = _number(line, "amount")
     scope = _strings(line.get("consent_scope"), "consent_scope")
     approval = _approval(line.get("approval"))
-    get = s.get
-    members = (
-        ("transaction_id", get("transaction_id")),
+    payment: dict[str, Any] = {}
+    for key, value in (
+        ("transaction_id", s["transaction_id"]),
         ("amount", amount),
-        *[(name, get(name)) for name in _PAYMENT_TEXT],
+        ("currency", s["currency"]),
+        ("channel", s["channel"]),
+        ("customer_id", s["customer_id"]),
+        ("customer_country", s["customer_country"]),
+        ("tpp_client_id", s["tpp_client_id"]),
+        ("consent_id", s["consent_id"]),
         ("consent_scope", None if scope is None else list(scope)),
-        ("outcome", get("outcome")),
-        ("error_code", get("error_code")),
+        ("outcome", s["outcome"]),
+        ("error_code", s["error_code"]),
         ("mfa", mfa),
         ("risk_score", risk),
         ("approval", approval),
         ("latency_ms", latency),
-    )
-    payment: dict[str, Any] = {key: value for key, value in members if value is not None}
+    ):
+        if value is not None:
+            payment[key] = value
     if not line.keys() <= _KNOWN:  # fields the schema does not name are kept as they are
         for key, value in line.items():
             if key not in _KNOWN and key not in _PAYMENT_KEYS and value is not None:

@@ -95,30 +95,71 @@ def fast_json(obj: dict[str, Any], raw: str) -> dict[str, Any] | None:
 
 
 def _document(values: list[Any], raw: str) -> dict[str, Any]:
-    (code, received, sent, duration, service_time, flags, details, termination, failure, forwarded) = values[
-        :10
-    ]
+    code, flags, details, cluster, start, method = (
+        values[0],
+        values[5],
+        values[6],
+        values[14],
+        values[20],
+        values[21],
+    )
+    envoy, rbac_result = _envoy(values, code, flags, details, cluster)
+    denied = rbac_result == "denied" or bool(details and details.startswith("ext_authz_denied"))
+    if start.isascii() and start.isdigit():  # %START_TIME(%s%3f)%: epoch milliseconds
+        stamp = timestamp(int(start[:16]), "start_time")
+    else:
+        stamp = timestamp(start, "start_time")
+    if denied or code == 403 or (code is not None and code >= 500):
+        outcome = "failure"
+    elif code is None or code == 0:
+        outcome = "failure" if flags else "unknown"
+    else:
+        outcome = "success"
+    event: dict[str, Any] = {
+        "kind": "event",
+        "module": _MODULE,
+        "dataset": _DATASET,
+        "category": ["network", "web"],
+        "type": ["access", "denied"] if denied else ["access"],
+        "action": "http-request" if method else "tcp-connection",
+        "outcome": outcome,
+    }
+    if values[3] is not None:
+        event["duration"] = values[3] * 1_000_000
+    event["original"] = raw
+    doc: dict[str, Any] = {"@timestamp": stamp, "event": event, "envoy": envoy}
+    domain = _add_http(doc, values, code, method)
+    _add_network(doc, values, envoy, domain)
+    _add_tls(doc, values)
+    return doc
+
+
+def _envoy(
+    values: list[Any], code: int | None, flags: str | None, details: str | None, cluster: str | None
+) -> tuple[dict[str, Any], str | None]:
+    """``envoy.*`` up to its ``format``, and the RBAC result."""
     envoy: dict[str, Any] = {} if code is None else {"response_code": code}
     if flags:
         envoy["response_flags"] = flags.split(",")
-    route, server_name, cluster = values[19], values[18], values[14]
-    for name, value in (
-        ("response_code_details", details),
-        ("connection_termination_details", termination),
-        ("route_name", route),
-        ("requested_server_name", server_name),
-    ):
-        if value is not None:
-            envoy[name] = value
+    if details is not None:
+        envoy["response_code_details"] = details
+    if values[7] is not None:
+        envoy["connection_termination_details"] = values[7]
+    if values[19] is not None:
+        envoy["route_name"] = values[19]
+    if values[18] is not None:
+        envoy["requested_server_name"] = values[18]
     if cluster and "|" in cluster:
         envoy["direction"] = cluster.partition("|")[0]
-    upstream = _present(
-        ("host", values[13]),
-        ("cluster", cluster),
-        ("local_address", values[15]),
-        ("transport_failure_reason", failure),
-        ("service_time", service_time),
-    )
+    upstream = {} if values[13] is None else {"host": values[13]}
+    if cluster is not None:
+        upstream["cluster"] = cluster
+    if values[15] is not None:
+        upstream["local_address"] = values[15]
+    if values[8] is not None:
+        upstream["transport_failure_reason"] = values[8]
+    if values[4] is not None:
+        upstream["service_time"] = values[4]
     if upstream:
         envoy["upstream"] = upstream
     rbac = _rbac(values[30], values[31], details)
@@ -127,41 +168,20 @@ def _document(values: list[Any], raw: str) -> dict[str, Any]:
     mtls = _mtls(values[29], values[25], values[26])
     if mtls:
         envoy["mtls"] = mtls
-    peers = _present(("workload", values[32]), ("namespace", values[33]))
+    peers = {} if values[32] is None else {"workload": values[32]}
+    if values[33] is not None:
+        peers["namespace"] = values[33]
     if peers:
         envoy["source"] = peers
-    peers = _present(("workload", values[34]), ("namespace", values[35]), ("service", values[36]))
+    peers = {} if values[34] is None else {"workload": values[34]}
+    if values[35] is not None:
+        peers["namespace"] = values[35]
+    if values[36] is not None:
+        peers["service"] = values[36]
     if peers:
         envoy["destination"] = peers
     envoy["format"] = "json"
-    denied = rbac.get("result") == "denied" or bool(details and details.startswith("ext_authz_denied"))
-    start, method = values[20], values[21]
-    stamp = timestamp(int(start[:16]), "start_time") if start.isascii() and start.isdigit() else None
-    event: dict[str, Any] = {
-        "kind": "event",
-        "module": _MODULE,
-        "dataset": _DATASET,
-        "category": ["network", "web"],
-        "type": ["access", "denied"] if denied else ["access"],
-        "action": "http-request" if method else "tcp-connection",
-        "outcome": _outcome(code, denied, flags),
-    }
-    if duration is not None:
-        event["duration"] = duration * 1_000_000
-    event["original"] = raw
-    doc: dict[str, Any] = {
-        "@timestamp": timestamp(start, "start_time") if stamp is None else stamp,
-        "event": event,
-        "envoy": envoy,
-    }
-    _add_http(doc, values, code, received, sent)
-    _add_network(doc, values, envoy, forwarded)
-    _add_tls(doc, values)
-    return doc
-
-
-def _present(*pairs: tuple[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in pairs if value is not None}
+    return envoy, rbac.get("result")
 
 
 def _rbac(policy: str | None, result: str | None, details: str | None) -> dict[str, Any]:
@@ -179,30 +199,22 @@ def _rbac(policy: str | None, result: str | None, details: str | None) -> dict[s
 def _mtls(policy: str | None, peer: str | None, local: str | None) -> dict[str, Any]:
     mtls: dict[str, Any] = {}
     if policy:
-        mtls["connection_security_policy"] = policy.lower()
+        policy = policy.lower()
+        mtls["connection_security_policy"] = policy
     if peer is not None:
         mtls["peer_principal"] = peer
     if local is not None:
         mtls["local_principal"] = local
     if policy:
-        mtls["mutual"] = policy.lower() == "mutual_tls"
+        mtls["mutual"] = policy == "mutual_tls"
     elif peer:
         mtls["mutual"] = True
     return mtls
 
 
-def _outcome(code: int | None, denied: bool, flags: str | None) -> str:
-    if denied or code == 403 or (code is not None and code >= 500):
-        return "failure"
-    if code is None or code == 0:
-        return "failure" if flags else "unknown"
-    return "success"
-
-
-def _add_http(
-    doc: dict[str, Any], values: list[Any], code: int | None, received: int | None, sent: int | None
-) -> None:
-    path, authority, protocol, method = values[22], values[12], values[23], values[21]
+def _add_http(doc: dict[str, Any], values: list[Any], code: int | None, method: str | None) -> str | None:
+    """``url``, ``http``, ``user_agent``, ``service`` and ``network.protocol``; the URL's domain."""
+    path, authority, protocol, received, sent = values[22], values[12], values[23], values[1], values[2]
     url: dict[str, Any] = {}
     if path:
         url["original"] = path
@@ -210,10 +222,13 @@ def _add_http(
         url["path"] = path
         if query:
             url["query"] = query
+    domain = None
     if authority:
         domain, _, port = authority.rpartition(":") if ":" in authority else (authority, "", "")
         if domain:
             url["domain"] = domain
+        else:
+            domain = None
         if port.isascii() and port.isdigit():
             url["port"] = int(port)
     if url:
@@ -244,12 +259,15 @@ def _add_http(
         doc["service"] = {"name": service}
     if protocol:
         doc["network"] = {"protocol": protocol.partition("/")[0].lower()}
+    return domain
 
 
-def _add_network(
-    doc: dict[str, Any], values: list[Any], envoy: dict[str, Any], forwarded: str | None
-) -> None:
-    hops = [h.strip() for h in forwarded.split(",") if h.strip()] if forwarded else []
+def _add_network(doc: dict[str, Any], values: list[Any], envoy: dict[str, Any], domain: str | None) -> None:
+    forwarded = values[9]
+    if forwarded and "," in forwarded:
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+    else:  # one hop: no list comprehension (a function call of its own before Python 3.12)
+        hops = [forwarded.strip()] if forwarded and forwarded.strip() else []
     client_ip = ip_port(hops[0])[0] if hops else None
     src_ip, src_port = ip_port(values[17])
     dst_ip, dst_port = ip_port(values[16])
@@ -269,7 +287,6 @@ def _add_network(
     destination: dict[str, Any] = {} if dst_ip is None else {"ip": dst_ip}
     if dst_ip is not None and dst_port is not None:
         destination["port"] = dst_port
-    domain = doc["url"].get("domain") if "url" in doc else None
     if domain is not None:
         destination["domain"] = domain
     if destination:
@@ -277,11 +294,17 @@ def _add_network(
     direction = _DIRECTIONS.get(envoy.get("direction") or "")
     if direction is not None:
         doc.setdefault("network", {})["direction"] = direction
-    related = [ip for ip in (src_ip, client_ip, dst_ip) if ip]
+    related = []
+    if src_ip:
+        related.append(src_ip)
+    if client_ip:
+        related.append(client_ip)
+    if dst_ip:
+        related.append(dst_ip)
     if len(hops) > 1:
         related += [ip for ip in (ip_port(h)[0] for h in hops[1:]) if ip]
     if related:
-        doc["related"] = {"ip": list(dict.fromkeys(related))}
+        doc["related"] = {"ip": list(dict.fromkeys(related)) if len(related) > 1 else related}
 
 
 def _add_tls(doc: dict[str, Any], values: list[Any]) -> None:

@@ -239,7 +239,11 @@ def _who(doc: dict[str, Any], ev: dict[str, Any]) -> None:
     sources = ev.get("sourceIPs")
     if sources is not None and type(sources) is not list:
         sources = typed(ev, "sourceIPs", list)
-    ips = [ip for v in sources if (ip := ip_or_none(v))] if sources else []
+    ips = []
+    for value in sources or ():  # a loop, not a comprehension: that is a call of its own before 3.12
+        ip = ip_or_none(value)
+        if ip:
+            ips.append(ip)
     uid = _text(user, "uid", "user.uid")
     found: dict[str, Any] = {} if name is None else {"name": name}
     if uid is not None:

@@ -298,11 +298,14 @@ def _related(
     chain = request.get("ipChain")
     if chain is not None and type(chain) is not list:
         chain = typed(request, "ipChain", list, "request.ipChain")
-    ip = ip_or_none(client.get("ipAddress"))
-    ips = [ip, *(ip_or_none(hop.get("ip")) for hop in chain if isinstance(hop, dict))] if chain else [ip]
+    ips = [ip_or_none(client.get("ipAddress"))]
+    for hop in chain or ():  # loops, not comprehensions: each of those is a call of its own before 3.12
+        if isinstance(hop, dict):
+            ips.append(ip_or_none(hop.get("ip")))
     users = [actor.get("alternateId")]
-    if targets:
-        users += [t.get("alternateId") for t in targets if t.get("type") == "User"]
+    for target in targets:
+        if target.get("type") == "User":
+            users.append(target.get("alternateId"))
     related: dict[str, Any] = {}
     if found := dedupe(ips):
         related["ip"] = found

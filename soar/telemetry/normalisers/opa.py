@@ -47,7 +47,7 @@ _KNOWN = frozenset(
 )
 _TRUTH = {True: True, False: False, "true": True, "false": False}
 _PLAIN = 10**15  # a number below this in size is kept as it is (see finite_number)
-_STR_ONLY = frozenset([str])
+_NESTED_OR_NULL = frozenset([dict, list, type(None)])
 _FREE_FORM = ("input", "result", "labels", "nd_builtin_cache")
 # The sections the decision's input fills in, nulls and all.
 _INPUT_SECTIONS = ("source", "destination", "http", "url", "user_agent")
@@ -128,18 +128,21 @@ def _user(subject: Any, roles: list[str] | None) -> dict[str, Any]:
 
 
 def _pruned_opa(opa: dict[str, Any]) -> dict[str, Any]:
-    """``opa.*`` without nulls or empty objects; its lists hold only strings (and nulls, once stringified)."""
+    """``opa.*`` without nulls or empty objects; its lists hold only strings (and nulls, once stringified).
+
+    An object or list that holds no null (nor, for an object, any object or list) is copied as it is.
+    """
     out: dict[str, Any] = {}
     for key, value in opa.items():
         if value is None:
             continue
         kind = type(value)
         if kind is dict:
-            value = drop_none(value)
+            value = dict(value) if _NESTED_OR_NULL.isdisjoint(map(type, value.values())) else drop_none(value)
             if not value:
                 continue
         elif kind is list:
-            value = [v for v in value if v is not None]
+            value = [v for v in value if v is not None] if None in value else list(value)
         out[key] = value
     return out
 
@@ -248,8 +251,12 @@ def _strings(value: Any, field: str) -> list[str] | None:
         return None
     if isinstance(value, str):
         return [value]
-    if type(value) is list and {*map(type, value)} <= _STR_ONLY:
-        return value
+    if type(value) is list:
+        for item in value:
+            if type(item) is not str:
+                break
+        else:
+            return value
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return value
     raise NormalisationError("expected a list of strings", field=field)
@@ -417,11 +424,15 @@ def _from_plain_input(doc: dict[str, Any], data: dict[str, Any], opa: dict[str, 
 
 
 def _from_payment_policy(opa: dict[str, Any], data: dict[str, Any]) -> None:
-    """Lift the facts of the bank's payment-authorisation input to typed ``opa.*`` fields."""
+    """Lift the facts of the bank's payment-authorisation input to typed ``opa.*`` fields.
+
+    The usual values (non-empty text, a plain number, a boolean, a list of text) are taken as they
+    are; the helpers decide, and word the error, for anything else.
+    """
     subject, resource, context = data.get("subject"), data.get("resource"), data.get("context")
     if isinstance(subject, dict):
-        opa["subject"] = _text(subject, "user", "input.subject.user")
-        opa["mfa"] = typed(subject, "mfa", bool, "input.subject.mfa")
+        opa["subject"] = _text_at(subject, "user", "input.subject.user")
+        opa["mfa"] = _flag_at(subject, "mfa", "input.subject.mfa")
         opa["roles"] = _strings(subject.get("roles"), "input.subject.roles")
     if isinstance(data.get("action"), str):
         opa["action"] = data["action"]
@@ -429,11 +440,21 @@ def _from_payment_policy(opa: dict[str, Any], data: dict[str, Any]) -> None:
         raise NormalisationError("expected a string", field="input.action")
     if isinstance(resource, dict):
         opa["amount"] = _number(resource, "amount", "input.resource.amount")
-        opa["currency"] = _text(resource, "currency", "input.resource.currency")
-        opa["resource_type"] = _text(resource, "type", "input.resource.type")
-        opa["customer_id"] = _text(resource, "customer_id", "input.resource.customer_id")
+        opa["currency"] = _text_at(resource, "currency", "input.resource.currency")
+        opa["resource_type"] = _text_at(resource, "type", "input.resource.type")
+        opa["customer_id"] = _text_at(resource, "customer_id", "input.resource.customer_id")
     if isinstance(context, dict):
         opa["risk_score"] = _number(context, "risk_score", "input.context.risk_score")
-        opa["dual_approval"] = typed(context, "dual_approval", bool, "input.context.dual_approval")
+        opa["dual_approval"] = _flag_at(context, "dual_approval", "input.context.dual_approval")
         opa["approvers"] = _strings(context.get("approvers"), "input.context.approvers")
-        opa["channel"] = _text(context, "channel", "input.context.channel")
+        opa["channel"] = _text_at(context, "channel", "input.context.channel")
+
+
+def _text_at(obj: dict[str, Any], key: str, field: str) -> str | None:
+    value = obj.get(key)
+    return value if type(value) is str and value else _text(obj, key, field)
+
+
+def _flag_at(obj: dict[str, Any], key: str, field: str) -> bool | None:
+    value = obj.get(key)
+    return value if value is None or type(value) is bool else typed(obj, key, bool, field)
