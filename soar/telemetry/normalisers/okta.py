@@ -14,7 +14,6 @@ from soar.telemetry.normalisers._util import (
     ip_or_none,
     mark_time_ingested,
     parse_json_object,
-    present,
     typed,
 )
 from soar.telemetry.sources import SOURCES, Source
@@ -264,12 +263,14 @@ def _source(client: dict[str, Any]) -> dict[str, Any]:
             location = {"lat": lat, "lon": lon}
     ip = ip_or_none(client.get("ipAddress"))
     source: dict[str, Any] = {} if ip is None else {"ip": ip}
-    place = present(
-        city_name=as_str(geo.get("city")),
-        country_name=as_str(geo.get("country")),
-        region_name=as_str(geo.get("state")),
-        location=location,
-    )
+    city, country, state = as_str(geo.get("city")), as_str(geo.get("country")), as_str(geo.get("state"))
+    place: dict[str, Any] = {} if city is None else {"city_name": city}
+    if country is not None:
+        place["country_name"] = country
+    if state is not None:
+        place["region_name"] = state
+    if location is not None:
+        place["location"] = location
     if place:
         source["geo"] = place
     return source

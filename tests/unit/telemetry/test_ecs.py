@@ -117,3 +117,12 @@ def test_errors_are_the_models(event: Any) -> None:
 
 def test_a_usual_document_passes() -> None:
     validate_core({"@timestamp": "2025-03-04T08:01:12.345Z", "event": GOOD_EVENT, "source": {"ip": "::1"}})
+
+
+@pytest.mark.parametrize(
+    "tail", [".345Z", ".34Z", ".3456Z", ".3a5Z", ".٣٤٥Z", "x345Z", ".345z", ".345+", ".345Z ", "Z"]
+)
+def test_a_second_seen_before_does_not_excuse_a_bad_fraction(tail: str) -> None:
+    validate_core({"@timestamp": "2025-03-04T08:01:12.000Z", "event": GOOD_EVENT})  # now a known second
+    core = {"@timestamp": "2025-03-04T08:01:12" + tail, "event": GOOD_EVENT}
+    assert _ours_accepts(core) == _pydantic_accepts(core)
