@@ -324,9 +324,11 @@ def _bound_depth(container: dict[str, Any] | list[Any], depth: int) -> None:
 def _metrics(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     if metrics is None:
         return None
-    return {
-        k: v for k, v in metrics.items() if ((type(v) is int and -_PLAIN < v < _PLAIN) or _finite(v)) and k
-    }
+    kept: dict[str, Any] = {}
+    for k, v in metrics.items():  # a loop, not a comprehension: that is a call of its own before 3.12
+        if ((type(v) is int and -_PLAIN < v < _PLAIN) or _finite(v)) and k:
+            kept[k] = v
+    return kept
 
 
 def _finite(value: Any) -> bool:
