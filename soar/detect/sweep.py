@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
@@ -124,7 +125,7 @@ class SweepWorkflow:
                 result.capped.append(res.rule_id)
             if res.truncated and res.rule_id not in result.truncated:
                 result.truncated.append(res.rule_id)
-        await workflow.execute_activity_method(
+        save = workflow.execute_activity_method(
             DetectActivities.save_checkpoints,
             SaveCheckpointsInput(
                 namespace=sweep.namespace, checkpoints=[checkpoints[r.rule_id] for r in out.results]
@@ -132,6 +133,9 @@ class SweepWorkflow:
             start_to_close_timeout=_SHORT,
             retry_policy=_RETRY,
         )
-        # Playbooks start as soon as a step's alerts are written, not after the sweep's last step.
+        # Playbooks start as soon as a step's alerts are written (beside the checkpoint save), not after the
+        # sweep's last step.
         if any(r.created for r in out.results) and workflow.patched("hand-over-each-step"):
-            await self._hand_over(sweep, result)
+            await asyncio.gather(save, self._hand_over(sweep, result))
+        else:
+            await save
