@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from soar.errors import NormalisationError
 from soar.telemetry.normalise import DeadLetter, Normalised, normalise_lines, normalise_record
-from soar.telemetry.normalisers import opa as opa_module
+from soar.telemetry.normalisers import opa_free_form
 from soar.telemetry.normalisers._util import parse_json_object
 from soar.telemetry.normalisers.opa import normalise
 from soar.telemetry.sources import Source
@@ -363,4 +363,4 @@ def test_the_nesting_check_is_the_depth_of_the_line(
 ) -> None:
     line = {"decision_id": "d", "input": {f"p{n}": _nest(*part) for n, part in enumerate(parts)}}
     raw = json.dumps(line, ensure_ascii=ascii_only)
-    assert opa_module._may_nest_too_deep(raw) == (_depth(json.loads(raw)) > opa_module._FLAT_DEPTH)
+    assert opa_free_form.may_nest_too_deep(raw) == (_depth(json.loads(raw)) > opa_free_form._FLAT_DEPTH)
