@@ -151,15 +151,7 @@ def _envoy(
         envoy["requested_server_name"] = values[18]
     if cluster and "|" in cluster:
         envoy["direction"] = cluster.partition("|")[0]
-    upstream = {} if values[13] is None else {"host": values[13]}
-    if cluster is not None:
-        upstream["cluster"] = cluster
-    if values[15] is not None:
-        upstream["local_address"] = values[15]
-    if values[8] is not None:
-        upstream["transport_failure_reason"] = values[8]
-    if values[4] is not None:
-        upstream["service_time"] = values[4]
+    upstream = _upstream(values, cluster)
     if upstream:
         envoy["upstream"] = upstream
     rbac = _rbac(values[30], values[31], details)
@@ -182,6 +174,19 @@ def _envoy(
         envoy["destination"] = peers
     envoy["format"] = "json"
     return envoy, rbac.get("result")
+
+
+def _upstream(values: list[Any], cluster: str | None) -> dict[str, Any]:
+    upstream = {} if values[13] is None else {"host": values[13]}
+    if cluster is not None:
+        upstream["cluster"] = cluster
+    if values[15] is not None:
+        upstream["local_address"] = values[15]
+    if values[8] is not None:
+        upstream["transport_failure_reason"] = values[8]
+    if values[4] is not None:
+        upstream["service_time"] = values[4]
+    return upstream
 
 
 def _rbac(policy: str | None, result: str | None, details: str | None) -> dict[str, Any]:
@@ -215,22 +220,7 @@ def _mtls(policy: str | None, peer: str | None, local: str | None) -> dict[str, 
 def _add_http(doc: dict[str, Any], values: list[Any], code: int | None, method: str | None) -> str | None:
     """``url``, ``http``, ``user_agent``, ``service`` and ``network.protocol``; the URL's domain."""
     path, authority, protocol, received, sent = values[22], values[12], values[23], values[1], values[2]
-    url: dict[str, Any] = {}
-    if path:
-        url["original"] = path
-        path, _, query = path.partition("?")
-        url["path"] = path
-        if query:
-            url["query"] = query
-    domain = None
-    if authority:
-        domain, _, port = authority.rpartition(":") if ":" in authority else (authority, "", "")
-        if domain:
-            url["domain"] = domain
-        else:
-            domain = None
-        if port.isascii() and port.isdigit():
-            url["port"] = int(port)
+    url, domain = _url(path, authority)
     if url:
         doc["url"] = url
     http: dict[str, Any] = {}
@@ -260,6 +250,27 @@ def _add_http(doc: dict[str, Any], values: list[Any], code: int | None, method: 
     if protocol:
         doc["network"] = {"protocol": protocol.partition("/")[0].lower()}
     return domain
+
+
+def _url(path: str | None, authority: str | None) -> tuple[dict[str, Any], str | None]:
+    """``url`` from the path and authority, and its domain."""
+    url: dict[str, Any] = {}
+    if path:
+        url["original"] = path
+        path, _, query = path.partition("?")
+        url["path"] = path
+        if query:
+            url["query"] = query
+    domain = None
+    if authority:
+        domain, _, port = authority.rpartition(":") if ":" in authority else (authority, "", "")
+        if domain:
+            url["domain"] = domain
+        else:
+            domain = None
+        if port.isascii() and port.isdigit():
+            url["port"] = int(port)
+    return url, domain
 
 
 def _add_network(doc: dict[str, Any], values: list[Any], envoy: dict[str, Any], domain: str | None) -> None:
