@@ -80,7 +80,12 @@ class ContainmentWorkflow:
         spec = request.spec
         self._request = request
         self._trail = AuditTrail.for_workflow()
-        self._result = ContainmentResult(action_id=spec.id, state=ActionState.PROPOSED, approvals=[])
+        self._result = ContainmentResult(
+            action_id=spec.id,
+            state=ActionState.PROPOSED,
+            approvals=[],
+            approvals_required=request.approvals_required,
+        )
         await self._trail.record(
             spec.requested_by, "action.proposed", spec.id, input=spec, result=_summary(spec)
         )

@@ -19,14 +19,12 @@ from soar.demo_response import (
     await_initial_report,
     await_playbooks,
     await_state,
-    pending_actions,
 )
 from soar.detect.run import run_once
 from soar.dora.assessment import Contact, EntityProfile
 from soar.engines.embedded import EmbeddedSearch, EmbeddedTemporal
 from soar.engines.search import SearchClient, connect_search
 from soar.engines.workflow import connect_temporal
-from soar.incidents.store import list_incidents
 from soar.response.models import ActionState
 from soar.telemetry.ingest import IngestReport, ProgressFn
 from soar.telemetry.loading import generate_scenario, ingest_scenario, truth_path
@@ -51,7 +49,12 @@ class ResponseSummary:
         return {
             "incidents": self.incidents,
             "major_incidents": self.major,
-            "playbooks": self.dispatch.model_dump(exclude={"failed"}) | {"failed": len(self.dispatch.failed)},
+            "playbooks": {
+                "started": self.dispatch.started,
+                "completed": self.dispatch.completed,
+                "failed": len(self.dispatch.failed),
+                "containment_proposed": len(self.dispatch.proposed),
+            },
             "containment": {"approved": self.approved, "applied": self.applied},
             "reports": self.reports,
         }
@@ -172,10 +175,9 @@ async def respond(
         async with _stage(result, "triage", on_stage):
             response.dispatch = await await_playbooks(temporal, search, settings.namespace)
         async with _stage(result, "containment", on_stage):
-            incidents = await list_incidents(search, settings.namespace, limit=1000)
-            pending = pending_actions(incidents)
-            response.approved = await approve_pending(temporal, search, settings.namespace)
-            response.applied = await await_state(temporal, pending, ActionState.APPLIED, within=60)
+            approved = await approve_pending(temporal, sorted(response.dispatch.proposed))
+            response.approved = len(approved)
+            response.applied = await await_state(temporal, approved, ActionState.APPLIED, within=60)
         async with _stage(result, "dora_report", on_stage):
             incidents = await await_initial_report(search, settings.namespace, within=report_wait)
     response.incidents = len(incidents)

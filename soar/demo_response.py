@@ -28,11 +28,12 @@ _CONCURRENCY = 64
 
 
 class DispatchSummary(BaseModel):
-    """Playbooks the detection engine started, and how they ended."""
+    """Playbooks the detection engine started, how they ended, and the containment they proposed."""
 
     started: int = 0
     completed: int = 0
     failed: list[str] = Field(default_factory=list)
+    proposed: set[str] = Field(default_factory=set)  # containment workflow ids
 
 
 async def _started_workflows(search: SearchClient, namespace: str) -> list[str]:
@@ -66,8 +67,10 @@ async def await_playbooks(temporal: Client, search: SearchClient, namespace: str
     async def one(workflow_id: str) -> None:
         async with gate:
             try:
-                await temporal.get_workflow_handle(workflow_id).result()
+                result: Any = await temporal.get_workflow_handle(workflow_id).result()
                 summary.completed += 1
+                if isinstance(result, dict):
+                    summary.proposed.update(result.get("proposed") or [])
             except (WorkflowFailureError, RPCError) as exc:
                 summary.failed.append(f"{workflow_id}: {exc}")
 
@@ -75,29 +78,23 @@ async def await_playbooks(temporal: Client, search: SearchClient, namespace: str
     return summary
 
 
-def _pending(incidents: Sequence[IncidentView]) -> list[tuple[str, str]]:
-    return [
-        (i.incident_id, a.workflow_id)
-        for i in incidents
-        for a in i.actions
-        if a.state == ActionState.PROPOSED and a.high_impact
-    ]
-
-
 async def approve_pending(
-    temporal: Client, search: SearchClient, namespace: str, approvers: Sequence[str] = DEMO_APPROVERS
-) -> int:
-    """Approve every action waiting for approval, once per approver; returns the actions approved."""
-    incidents = await list_incidents(search, namespace, limit=1000)
-    pending = _pending(incidents)
-    for _, workflow_id in pending:
+    temporal: Client, workflow_ids: Sequence[str], approvers: Sequence[str] = DEMO_APPROVERS
+) -> list[str]:
+    """Approve every containment that waits for approval, once per approver; returns their workflow ids."""
+    approved: list[str] = []
+    for workflow_id in sorted(workflow_ids):
         handle = temporal.get_workflow_handle(workflow_id)
+        shown: Any = await handle.query("state")
+        if not shown or shown.get("state") != ActionState.PROPOSED or not shown.get("approvals_required"):
+            continue
         for person in approvers:
             decision = ApprovalDecision(
                 decision=Decision.APPROVE, by=person, at=datetime.now(UTC), comment="approved in the demo"
             )
             await handle.signal(SIGNAL_DECIDE, decision)
-    return len(pending)
+        approved.append(workflow_id)
+    return approved
 
 
 async def await_state(
@@ -136,8 +133,3 @@ async def await_initial_report(search: SearchClient, namespace: str, within: flo
                 f"no initial notification after {within:.0f} s (major incidents: {majors or 'none'})"
             )
         await asyncio.sleep(0.5)
-
-
-def pending_actions(incidents: Sequence[IncidentView]) -> list[str]:
-    """Containment workflow ids still waiting for approval."""
-    return [workflow_id for _, workflow_id in _pending(incidents)]

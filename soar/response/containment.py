@@ -33,6 +33,7 @@ class ContainmentResult(BaseModel):
     action_id: str
     state: ActionState
     approvals: list[str]
+    approvals_required: int = 0
     rejected_by: str | None = None
     applied: ActionResult | None = None
     reverted: ActionResult | None = None
