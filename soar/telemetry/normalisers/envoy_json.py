@@ -9,6 +9,7 @@ fields, same order); tests hold the two against each other. Any other line gets 
 from __future__ import annotations
 
 import re
+from operator import itemgetter
 from typing import Any
 
 from soar.telemetry.normalisers._util import ip_port, timestamp
@@ -65,6 +66,9 @@ _INTEGERS = 5
 _MAX_INT = 10**12  # as envoy._MAX_INT
 _TEXT = frozenset([str, type(None)])
 _ABSENT = ("-", "")
+_PLANS: dict[tuple[str, ...], Any] = {}  # key order -> itemgetter of FIELDS (None: not a usual line)
+_MAX_PLANS = 256
+_UNPLANNED = object()
 _RBAC_DENIED = re.compile(r"rbac_access_denied_matched_policy\[(.*)\]\Z")
 _DIRECTIONS = {"inbound": "ingress", "outbound": "egress"}
 
@@ -75,9 +79,13 @@ def fast_json(obj: dict[str, Any], raw: str) -> dict[str, Any] | None:
     Raises:
         NormalisationError: ``start_time`` is not a time, as the general path says it.
     """
-    if not obj.keys() <= _KNOWN:
+    keys = tuple(obj)  # a producer writes its keys in one order: the plan for that order is made once
+    plan = _PLANS.get(keys, _UNPLANNED)
+    if plan is _UNPLANNED:
+        plan = _plan(keys)
+    if plan is None:  # a key soar does not know
         return None
-    values = list(map(obj.get, FIELDS))
+    values = list(plan((*obj.values(), None)))  # FIELDS' values; None for those the line lacks
     for marker in _ABSENT:  # "-" and "" are absent, as null is
         start = 0
         try:
@@ -92,6 +100,22 @@ def fast_json(obj: dict[str, Any], raw: str) -> dict[str, Any] | None:
     if not {*map(type, values[_INTEGERS:])} <= _TEXT or values[20] is None:  # text, and a start time
         return None
     return _document(values, raw)
+
+
+def _plan(keys: tuple[str, ...]) -> Any:
+    """What picks FIELDS' values out of the values of a line with these keys in this order.
+
+    The line's values are followed by a None, which stands for the fields it lacks. None if a key is not
+    one of FIELDS.
+    """
+    plan = None
+    if _KNOWN.issuperset(keys):
+        where = dict(zip(keys, range(len(keys)), strict=True))
+        plan = itemgetter(*[where.get(name, len(keys)) for name in FIELDS])
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.clear()
+    _PLANS[keys] = plan
+    return plan
 
 
 def _document(values: list[Any], raw: str) -> dict[str, Any]:
