@@ -368,3 +368,19 @@ def test_the_one_pass_path_never_differs_from_the_general_one(changes: dict[str,
     fast = _result(lambda: envoy_json.fast_json(obj, raw))
     if fast != ("made", None):  # taken: the general path gives the same document, or the same error
         assert fast == _result(lambda: _general(obj, raw))
+
+
+@pytest.mark.parametrize("order", ["reversed", "sorted", "fewer keys", "reversed again"])
+def test_lines_with_their_keys_in_another_order_give_the_same_document(order: str) -> None:
+    items = list({**MTLS, "upstream_service_time": 85}.items())
+    if order.startswith("reversed"):
+        items.reverse()
+    elif order == "sorted":
+        items.sort()
+    else:
+        items = items[::2]
+    obj = dict(items)
+    raw = json.dumps(obj)
+    fast = envoy_json.fast_json(obj, raw)
+    assert fast is not None
+    _same_document(fast, _general(obj, raw))
