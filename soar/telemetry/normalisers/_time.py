@@ -23,7 +23,7 @@ _ZULU_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[
 _ZULU_MS_TAIL = re.compile(r"\.[0-9]{3,}Z")  # what follows the seconds in _ZULU_MS
 # The seconds (``YYYY-MM-DDTHH:MM:SS``) of _ZULU_MS times already found valid: events come in bursts.
 _GOOD_SECONDS: set[str] = set()
-_EPOCH_SECONDS: dict[int, str] = {}  # epoch second -> its ECS form up to the seconds
+_EPOCH_DAYS: dict[int, str] = {}  # days since the epoch -> YYYY-MM-DD
 _MAX_SECONDS = 4096
 
 
@@ -105,15 +105,18 @@ def timestamp(value: Any, field: str) -> str:
     Raises:
         NormalisationError: the value is absent or not a timestamp; ``field`` names it.
     """
-    if type(value) is int and 0 <= value <= _MAX_EPOCH_MS:  # epoch milliseconds
+    if type(value) is int and 0 <= value <= _MAX_EPOCH_MS:  # epoch milliseconds: UTC has no leap seconds
         seconds, millis = divmod(value, 1000)
-        second = _EPOCH_SECONDS.get(seconds)
-        if second is None:
-            second = iso(_EPOCH + timedelta(seconds=seconds))[:19]
-            if len(_EPOCH_SECONDS) >= _MAX_SECONDS:
-                _EPOCH_SECONDS.clear()
-            _EPOCH_SECONDS[seconds] = second
-        return f"{second}.{millis:03d}Z"
+        days, second = divmod(seconds, 86400)
+        day = _EPOCH_DAYS.get(days)
+        if day is None:
+            day = (_EPOCH + timedelta(days=days)).date().isoformat()
+            if len(_EPOCH_DAYS) >= _MAX_SECONDS:
+                _EPOCH_DAYS.clear()
+            _EPOCH_DAYS[days] = day
+        hour, second = divmod(second, 3600)
+        minute, second = divmod(second, 60)
+        return f"{day}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
     if type(value) is str:
         if value[:19] in _GOOD_SECONDS:  # a second already found valid: the fraction cannot make it invalid
             if (

@@ -122,3 +122,16 @@ def test_addresses_sharing_a_host_keep_their_own_ports() -> None:
         assert ip_port(f"10.9.8.7:{port}") == expected
     assert ip_port("10.9.8.7") == ("10.9.8.7", None)
     assert ip_port("[fe80::1]:80") == ip_port("[FE80::1]:80") == ("fe80::1", 80)
+
+
+@given(st.integers(min_value=0, max_value=253_402_300_799_999))
+def test_epoch_milliseconds_give_what_iso_of_parse_time_gives(value: int) -> None:
+    assert timestamp(value, "ts") == iso(parse_time(value, "ts"))
+    assert timestamp(value, "ts") == iso(parse_time(value, "ts"))  # and again, its day now known
+
+
+@pytest.mark.parametrize(
+    "value", [0, 999, 1000, 86_399_999, 86_400_000, 951_782_400_000, 253_402_300_799_999]
+)
+def test_epoch_millisecond_edges(value: int) -> None:
+    assert timestamp(value, "ts") == iso(parse_time(value, "ts"))
