@@ -11,10 +11,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import machine, rules, telemetry
+from bench import machine, response, rules, telemetry
 
-SECTIONS = {"telemetry": telemetry.run, "rules": rules.run}
-HEADINGS = {"telemetry": "## Telemetry", "rules": "## Rules"}  # how each section's Markdown starts
+SECTIONS = {"telemetry": telemetry.run, "rules": rules.run, "response": response.run}
+# How each section's Markdown starts.
+HEADINGS = {"telemetry": "## Telemetry", "rules": "## Rules", "response": "## Response"}
 REPORT = Path("BENCHMARKS.md")
 
 
@@ -55,7 +56,7 @@ def main(argv: list[str]) -> None:
     parts = [
         "# Benchmarks",
         "",
-        "Produced by `make bench` (`python -m bench`; `python -m bench rules` or `telemetry` reruns one section).",
+        "Produced by `make bench` (`python -m bench`; `python -m bench rules` (or `telemetry`, `response`) reruns one section).",
         f"Machine: {machine.describe()}.",
         "Each section names its run; timings are only compared within one section of one run (ratios):",
         "absolute figures vary with the machine's load.",

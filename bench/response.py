@@ -16,6 +16,7 @@ the webhook in processes of their own. Activities and search requests are counte
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import tempfile
 import time
@@ -57,6 +58,7 @@ class Stack:
     search: SearchClient  # the bench's own requests
     temporal: Client  # the bench's own connection (the worker has another)
     tally: Tally
+    processes: dict[str, list[int]]  # pids whose CPU time is reported, by role
 
 
 @asynccontextmanager
@@ -106,7 +108,15 @@ async def _stack(tmp: Path) -> AsyncIterator[Stack]:
                 async with responders, worker as running, running:
                     # The bench waits on hundreds of results at once: on a connection of its own, so those
                     # long polls never queue the worker's polls behind them.
-                    yield Stack(settings, own, await connect_temporal(settings.temporal), tally)
+                    state = engine.state()
+                    processes = {
+                        "soar worker (the bench's process)": [os.getpid()],
+                        "Temporal dev server": [state.pid] if state else [],
+                        "osmem": [osmem.process.pid],
+                        "fakes": [f.process.pid for f in (kc, okta, k8s, hook)],
+                    }
+                    own_temporal = await connect_temporal(settings.temporal)
+                    yield Stack(settings, own, own_temporal, tally, processes)
         finally:
             await engine.stop()
             osmem.close()
@@ -227,6 +237,7 @@ async def triage(stack: Stack, count: int = ALERTS) -> dict[str, Any]:
     routing = load_response_config(stack.settings).response.routing
     before = {w.id async for w in temporal.list_workflows()}
     stack.tally.reset()
+    cpu = {role: sum(map(load.cpu_seconds, pids)) for role, pids in stack.processes.items()}
     clock = time.perf_counter()
     await asyncio.gather(
         *(hand_over(search, temporal, routing, NAMESPACE, g) for g in sorted({g for _, g, _ in alerts}))
@@ -234,6 +245,7 @@ async def triage(stack: Stack, count: int = ALERTS) -> dict[str, Any]:
     ids = [f"alert-{uid}" for uid, _, _ in alerts]
     await _finished(temporal, ids)
     wall = time.perf_counter() - clock
+    cpu = {role: sum(map(load.cpu_seconds, pids)) - cpu[role] for role, pids in stack.processes.items()}
     tally = Tally(
         Counter(stack.tally.activities),
         defaultdict(float, stack.tally.seconds),
@@ -248,6 +260,7 @@ async def triage(stack: Stack, count: int = ALERTS) -> dict[str, Any]:
         "completed": sum(1 for w in triages if w.status is not None and w.status.name == "COMPLETED"),
         "seconds": (last - first).total_seconds(),
         "wall": wall,
+        "cpu": cpu,
         "workflows": Counter(w.workflow_type for w in runs),
         "tally": tally,
     }
@@ -274,6 +287,20 @@ def _dispatch_rows(d: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _cpu_rows(cpu: dict[str, float], seconds: float, n: int) -> list[str]:
+    total = sum(cpu.values())
+    rows = [
+        f"Where the time goes: the machine's CPU. {total:,.0f} CPU-seconds in {seconds:.0f} s "
+        f"({total / n:.2f} per triage, its containment and incident work included):",
+        "",
+        "| process | CPU seconds | per triage | share |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for role, used in sorted(cpu.items(), key=lambda item: -item[1]):
+        rows.append(f"| {role} | {used:,.1f} | {used / n:.3f} | {used / (total or 1):.0%} |")
+    return rows
+
+
 def _markdown(d: dict[str, Any], t: dict[str, Any]) -> str:
     tally: Tally = t["tally"]
     n = t["count"] or 1
@@ -296,6 +323,8 @@ def _markdown(d: dict[str, Any], t: dict[str, Any]) -> str:
         f"{t['wall']:.1f} s from the hand-over to the last result). One worker process (every workflow and "
         f"activity, in the bench's process; fakes in their own). Goal <= 60 s: {_verdict(t['seconds'] <= 60)}.",
         "Workflows started: " + ", ".join(f"{k} {v:,}" for k, v in sorted(t["workflows"].items())) + ".",
+        "",
+        *_cpu_rows(t["cpu"], t["seconds"], n),
         "",
         "| activity | runs | per triage | seconds (summed over concurrent runs) |",
         "| --- | ---: | ---: | ---: |",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 import time
 import uuid
@@ -133,3 +134,12 @@ def alerts(count: int, rng: random.Random) -> Iterator[tuple[str, str, dict[str,
         }  # fmt: skip
         doc = {"@timestamp": at.isoformat(), "event": {"dataset": dataset, "kind": "signal"}, **fields}
         yield uid, f"bench-{group}", doc | {"soar": {"alert": alert}}
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time a process has used so far (Linux ``/proc``; 0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
