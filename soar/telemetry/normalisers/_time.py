@@ -20,11 +20,12 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # The ECS form itself (what ``iso`` writes): kept as it is once the calendar is checked.
 # RFC 3339 UTC with at least milliseconds (OPA and Kubernetes write micro- or nanoseconds): cut, not parsed.
 _ZULU_MS = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3,}Z")
-_ZULU_MS_TAIL = re.compile(r"\.[0-9]{3,}Z")  # what follows the seconds in _ZULU_MS
-# The seconds (``YYYY-MM-DDTHH:MM:SS``) of _ZULU_MS times already found valid: events come in bursts.
-_GOOD_SECONDS: set[str] = set()
+# What follows a valid day in a _ZULU_MS time that fromisoformat accepts: a time of day (no leap second).
+_CLOCK_MS = re.compile(r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9]\.[0-9]{3,}Z")
+# The days (``YYYY-MM-DD``) of _ZULU_MS times already found valid: events of one day share them.
+_GOOD_DAYS: set[str] = set()
 _EPOCH_DAYS: dict[int, str] = {}  # days since the epoch -> YYYY-MM-DD
-_MAX_SECONDS = 4096
+_MAX_DAYS = 4096
 
 
 def iso(dt: datetime) -> str:
@@ -111,33 +112,24 @@ def timestamp(value: Any, field: str) -> str:
         day = _EPOCH_DAYS.get(days)
         if day is None:
             day = (_EPOCH + timedelta(days=days)).date().isoformat()
-            if len(_EPOCH_DAYS) >= _MAX_SECONDS:
+            if len(_EPOCH_DAYS) >= _MAX_DAYS:
                 _EPOCH_DAYS.clear()
             _EPOCH_DAYS[days] = day
         hour, second = divmod(second, 3600)
         minute, second = divmod(second, 60)
         return f"{day}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
     if type(value) is str:
-        if value[:19] in _GOOD_SECONDS:  # a second already found valid: the fraction cannot make it invalid
-            if (
-                len(value) == 24
-                and value[23] == "Z"
-                and value[19] == "."
-                and value.isascii()
-                and value[20:23].isdigit()
-            ):
-                return value  # already the ECS form
-            if _ZULU_MS_TAIL.fullmatch(value, 19):
-                return value[:23] + "Z"
+        if value[:10] in _GOOD_DAYS and _CLOCK_MS.fullmatch(value, 10):  # a known day: the clock by pattern
+            return value if len(value) == 24 else value[:23] + "Z"  # 24 characters: already the ECS form
         if _ZULU_MS.fullmatch(value):
             try:
                 datetime.fromisoformat(value[:23])  # validates the calendar (no 30 February) at C speed
             except ValueError:
                 pass  # a leap second or a bad date: parse_time decides, naming the field
             else:
-                if len(_GOOD_SECONDS) >= _MAX_SECONDS:
-                    _GOOD_SECONDS.clear()
-                _GOOD_SECONDS.add(value[:19])
+                if len(_GOOD_DAYS) >= _MAX_DAYS:
+                    _GOOD_DAYS.clear()
+                _GOOD_DAYS.add(value[:10])
                 return value[:23] + "Z"  # iso() truncates to milliseconds too
     return iso(parse_time(value, field))
 

@@ -126,3 +126,12 @@ def test_a_second_seen_before_does_not_excuse_a_bad_fraction(tail: str) -> None:
     validate_core({"@timestamp": "2025-03-04T08:01:12.000Z", "event": GOOD_EVENT})  # now a known second
     core = {"@timestamp": "2025-03-04T08:01:12" + tail, "event": GOOD_EVENT}
     assert _ours_accepts(core) == _pydantic_accepts(core)
+
+
+@pytest.mark.parametrize(
+    "clock", ["T10:00:00.123Z", "T24:00:00.000Z", "T23:59:60.000Z", "T12:60:00.000Z", "t10:00:00.123Z"]
+)
+def test_a_day_seen_before_does_not_excuse_a_bad_time_of_day(clock: str) -> None:
+    validate_core({"@timestamp": "2025-03-04T00:00:00.000Z", "event": GOOD_EVENT})  # now a known day
+    core = {"@timestamp": "2025-03-04" + clock, "event": GOOD_EVENT}
+    assert _ours_accepts(core) == _pydantic_accepts(core)

@@ -135,3 +135,22 @@ def test_epoch_milliseconds_give_what_iso_of_parse_time_gives(value: int) -> Non
 )
 def test_epoch_millisecond_edges(value: int) -> None:
     assert timestamp(value, "ts") == iso(parse_time(value, "ts"))
+
+
+@pytest.mark.parametrize(
+    "clock",
+    [
+        "T10:00:00.123Z",
+        "T23:59:59.999999Z",
+        "T24:00:00.000Z",
+        "T23:59:60.000Z",
+        "T12:60:00.000Z",
+        "t10:00:00.123Z",
+    ],
+)
+def test_a_day_seen_before_does_not_excuse_a_bad_time_of_day(clock: str) -> None:
+    assert (
+        timestamp("2024-03-01T00:00:00.000Z", "ts") == "2024-03-01T00:00:00.000Z"
+    )  # the day is now known good
+    text = "2024-03-01" + clock
+    assert _outcome(timestamp, text) == _outcome(lambda value, field: iso(parse_time(value, field)), text)
