@@ -9,13 +9,15 @@ read; a changed signature means read and hash, and the same hash means reuse. Th
 to a salt (cache format, pipeline and backend versions, field-types fingerprint), so a new compiler
 or new field types never reuse an old outcome.
 
-A run over the same files as the last one checks every signature at once: the ``stat`` results
-go into one array compared with the manifest's column, and only the rows that differ are looked at
-one by one. It decodes only the blocks it serves from, each once, into one list of rules and one
-of errors; consecutive files of a block are then served as one slice of each. An incremental run
-appends one block (the changed files), patches the changed rows and writes the manifest again (a
-few hundred kilobytes, no re-encoding of the outcomes); the store is compacted into a new file once
-it holds too many blocks or too much that no file refers to.
+A run over one folder whose folders all kept their signatures takes its files from the last walk
+(no folder gained or lost an entry). A run over the same files as the last one checks every
+signature at once: the ``stat`` results become four columns, each compared with the manifest's in
+one comparison, and only the rows that differ are looked at one by one. It decodes only the blocks
+it serves from, each once, into one list of rules and one of errors; consecutive files of a block
+are then served as one slice of each. An incremental run appends one block (the changed files),
+patches the changed rows and writes the manifest again (a few hundred kilobytes, no re-encoding of
+the outcomes); the store is compacted into a new file once it holds too many blocks or too much
+that no file refers to.
 
 Never stale: the signature is taken (``fstat``) before the bytes are read, so a write during the
 read leaves a signature that no longer matches; a signature younger than :data:`RACY_NS` is not
