@@ -213,15 +213,19 @@ async def _decide(incident_id: str, ref: str, decision: Decision, by: str | None
     )
 
 
+ActionArg = Annotated[
+    str, typer.Argument(help="Action id (or a unique prefix, or its kind).", show_default=False)
+]
+CommentOption = Annotated[str, typer.Option(help="Why.")]
+
+
 @app.command("approve")
 @command
 async def approve_cmd(
     incident_id: IdArg,
-    action: Annotated[
-        str, typer.Argument(help="Action id (or a unique prefix, or its kind).", show_default=False)
-    ],
+    action: ActionArg,
     by: ByOption = None,
-    comment: Annotated[str, typer.Option(help="Why.")] = "",
+    comment: CommentOption = "",
 ) -> None:
     """Approve a containment action (never your own request)."""
     await _decide(incident_id, action, Decision.APPROVE, by, comment)
@@ -231,11 +235,9 @@ async def approve_cmd(
 @command
 async def reject_cmd(
     incident_id: IdArg,
-    action: Annotated[
-        str, typer.Argument(help="Action id (or a unique prefix, or its kind).", show_default=False)
-    ],
+    action: ActionArg,
     by: ByOption = None,
-    comment: Annotated[str, typer.Option(help="Why.")] = "",
+    comment: CommentOption = "",
 ) -> None:
     """Reject a containment action (the requester may withdraw their own request)."""
     await _decide(incident_id, action, Decision.REJECT, by, comment)

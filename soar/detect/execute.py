@@ -21,6 +21,7 @@ from typing import Any
 
 from elasticsearch import ApiError
 
+from soar.detect.alert_store import create_alerts
 from soar.detect.alerts import AlertContext, alert_document, alerts_index
 from soar.detect.correlate import correlation_plan, run_correlation, threshold_plan
 from soar.detect.flatline import run_flatline
@@ -106,23 +107,10 @@ class _RuleWriter:
             self.duplicates += counts.duplicates
             self.suppressed += counts.suppressed
             return
-        operations: list[dict[str, Any]] = []
-        for hit in batch:
-            uid, doc = alert_document(self.ctx, hit)
-            operations += [{"create": {"_index": self.index, "_id": uid}}, doc]
-        try:
-            response = await self.client.es.bulk(operations=operations)
-        except ApiError as exc:
-            raise search_error(exc, f"writing alerts of rule {self.rule.rule.rule_id}") from None
-        for entry in response["items"]:
-            status = entry["create"].get("status", 500)
-            if status == 409:
-                self.duplicates += 1
-            elif status < 300:
-                self.created += 1
-            else:
-                reason = str(entry["create"].get("error"))[:300]
-                raise SearchError(f"writing alert of rule {self.rule.rule.rule_id}: {reason}")
+        documents = [alert_document(self.ctx, hit) for hit in batch]
+        created = await create_alerts(self.client, self.index, self.rule.rule.rule_id, documents)
+        self.created += sum(created)
+        self.duplicates += len(created) - sum(created)
 
     def result(self, exhausted: bool) -> RuleWindowResult:
         capped = self.left_over or (self.full and not exhausted)

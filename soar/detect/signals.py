@@ -22,14 +22,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from elasticsearch import ApiError
-
+from soar.detect.alert_store import create_alerts
 from soar.detect.alerts import alerts_index, attack
 from soar.detect.models import DetectRule, RuleWindow, RuleWindowResult, SearchWindowInput, Window
 from soar.detect.risk import assess
 from soar.detect.settings import RuleOptions
-from soar.engines.search import SearchClient, search_error
-from soar.errors import SearchError
+from soar.engines.search import SearchClient
 from soar.telemetry.ecs import format_timestamp
 
 MAX_SOURCES = 100  # contributing events listed in one alert; sources_total has them all
@@ -210,26 +208,9 @@ async def write_signals(
     Raises:
         SearchError: the write failed, or the engine refused an alert for another reason than a conflict.
     """
-    out = Written()
-    if not signals:
-        return out
-    operations: list[dict[str, Any]] = []
-    for signal in signals:
-        operations += [{"create": {"_index": index, "_id": signal.uid}}, signal_document(ctx, signal)]
-    try:
-        response = await client.es.bulk(operations=operations)
-    except ApiError as exc:
-        raise search_error(exc, f"writing alerts of rule {ctx.rule.rule_id}") from None
-    for entry in response["items"]:
-        status = entry["create"].get("status", 500)
-        if status == 409:
-            out.duplicates += 1
-        elif status < 300:
-            out.created += 1
-        else:
-            reason = str(entry["create"].get("error"))[:300]
-            raise SearchError(f"writing alert of rule {ctx.rule.rule_id}: {reason}")
-    return out
+    documents = [(signal.uid, signal_document(ctx, signal)) for signal in signals]
+    created = await create_alerts(client, index, ctx.rule.rule_id, documents)
+    return Written(created=sum(created), duplicates=len(created) - sum(created))
 
 
 async def write_until(

@@ -31,6 +31,7 @@ from typing import Any
 
 from elasticsearch import ApiError
 
+from soar.detect.alert_store import create_alerts
 from soar.detect.alerts import AlertContext, alert_document
 from soar.detect.risk import field_values
 from soar.detect.settings import Suppression
@@ -255,25 +256,17 @@ class Suppressor:
         writes += [(None, *alert_document(self.ctx, hit)) for hit in plain]
         if not writes:
             return
-        operations: list[dict[str, Any]] = []
-        for _, uid, doc in writes:
-            operations += [{"create": {"_index": self.index, "_id": uid}}, doc]
-        try:
-            response = await self.client.es.bulk(operations=operations)
-        except ApiError as exc:
-            raise search_error(exc, f"writing alerts of rule {self.rule_id}") from None
-        for (owner, _, _), entry in zip(writes, response["items"], strict=True):
-            status = entry["create"].get("status", 500)
-            if status >= 300 and status != 409:
-                reason = str(entry["create"].get("error"))[:300]
-                raise SearchError(f"writing alert of rule {self.rule_id}: {reason}")
-            if status == 409:
-                counts.duplicates += 1  # written before (a re-run, another worker): its count is updated
-            else:
+        created = await create_alerts(
+            self.client, self.index, self.rule_id, [(uid, doc) for _, uid, doc in writes]
+        )
+        for (owner, _, _), now in zip(writes, created, strict=True):
+            if now:
                 counts.created += 1
+            else:
+                counts.duplicates += 1  # written before (a re-run, another worker): its count is updated
             if owner is not None:
                 owner.new = None
-                owner.dirty = status == 409
+                owner.dirty = not now
 
     async def _update(self, buckets: list[Bucket]) -> None:
         """Grow stored counts and ends with optimistic concurrency; a conflict re-reads and tries again."""

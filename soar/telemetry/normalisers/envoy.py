@@ -14,7 +14,7 @@ from soar.telemetry.normalisers._util import (
     prune,
     timestamp,
 )
-from soar.telemetry.normalisers.envoy_json import fast_json
+from soar.telemetry.normalisers.envoy_json import add_http_fields, fast_json, url_fields
 from soar.telemetry.sources import SOURCES, Source
 
 _SPEC = SOURCES[Source.ENVOY]
@@ -309,38 +309,12 @@ def _mtls(fields: dict[str, Any]) -> dict[str, Any]:
 def _add_http(doc: dict[str, Any], fields: dict[str, Any], method: str | None, code: int | None) -> None:
     get = fields.get
     path, authority, protocol = get("path"), get("authority"), get("protocol")
-    url: dict[str, Any] = {}
-    if path:
-        url["original"] = path
-        path, _, query = path.partition("?")
-        url["path"] = path
-        if query:
-            url["query"] = query
-    if authority:
-        domain, _, port = authority.rpartition(":") if ":" in authority else (authority, "", "")
-        if domain:
-            url["domain"] = domain
-        if port.isascii() and port.isdigit():
-            url["port"] = int(port)
+    url, _ = url_fields(path, authority)
     if url:
         doc["url"] = url
-    http: dict[str, Any] = {}
-    if protocol and protocol.startswith("HTTP/") and protocol[5:]:
-        http["version"] = protocol[5:]
-    received, sent = get("bytes_received"), get("bytes_sent")
     request: dict[str, Any] = {} if method is None else {"method": method}
     request.update(pick(fields, _REQUEST))
-    if received is not None:
-        request["bytes"], request["body"] = received, {"bytes": received}
-    if request:
-        http["request"] = request
-    response: dict[str, Any] = {"status_code": code} if code else {}
-    if sent is not None:
-        response["bytes"], response["body"] = sent, {"bytes": sent}
-    if response:
-        http["response"] = response
-    if http:
-        doc["http"] = http
+    add_http_fields(doc, protocol, request, get("bytes_received"), get("bytes_sent"), code)
     _add_service(doc, fields, protocol)
 
 

@@ -244,17 +244,37 @@ def _mtls(policy: str | None, peer: str | None, local: str | None) -> dict[str, 
 def _add_http(doc: dict[str, Any], values: list[Any], code: int | None, method: str | None) -> str | None:
     """``url``, ``http``, ``user_agent``, ``service`` and ``network.protocol``; the URL's domain."""
     path, authority, protocol, received, sent = values[22], values[12], values[23], values[1], values[2]
-    url, domain = _url(path, authority)
+    url, domain = url_fields(path, authority)
     if url:
         doc["url"] = url
-    http: dict[str, Any] = {}
-    if protocol and protocol.startswith("HTTP/") and protocol[5:]:
-        http["version"] = protocol[5:]
     request: dict[str, Any] = {} if method is None else {"method": method}
     if values[11] is not None:
         request["id"] = values[11]
     if values[24] is not None:
         request["referrer"] = values[24]
+    add_http_fields(doc, protocol, request, received, sent, code)
+    if values[10] is not None:
+        doc["user_agent"] = {"original": values[10]}
+    service = values[34] or values[37] or values[36]
+    if service is not None:
+        doc["service"] = {"name": service}
+    if protocol:
+        doc["network"] = {"protocol": protocol.partition("/")[0].lower()}
+    return domain
+
+
+def add_http_fields(
+    doc: dict[str, Any],
+    protocol: str | None,
+    request: dict[str, Any],
+    received: Any,
+    sent: Any,
+    code: int | None,
+) -> None:
+    """ECS ``http``: the version, the request (method, id, referrer as given) and response with their sizes."""
+    http: dict[str, Any] = {}
+    if protocol and protocol.startswith("HTTP/") and protocol[5:]:
+        http["version"] = protocol[5:]
     if received is not None:
         request["bytes"], request["body"] = received, {"bytes": received}
     if request:
@@ -266,17 +286,9 @@ def _add_http(doc: dict[str, Any], values: list[Any], code: int | None, method: 
         http["response"] = response
     if http:
         doc["http"] = http
-    if values[10] is not None:
-        doc["user_agent"] = {"original": values[10]}
-    service = values[34] or values[37] or values[36]
-    if service is not None:
-        doc["service"] = {"name": service}
-    if protocol:
-        doc["network"] = {"protocol": protocol.partition("/")[0].lower()}
-    return domain
 
 
-def _url(path: str | None, authority: str | None) -> tuple[dict[str, Any], str | None]:
+def url_fields(path: str | None, authority: str | None) -> tuple[dict[str, Any], str | None]:
     """``url`` from the path and authority, and its domain."""
     url: dict[str, Any] = {}
     if path:
