@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from soar.dora.calendar import MEMBER_STATE_ZONES
+from soar.response.entities import get_path
 
 PAYMENTS_DATASET = "payments.transaction"
 ENVOY_DATASET = "envoy.access"
@@ -27,11 +28,7 @@ LOOKAROUND = timedelta(hours=6)
 
 def value_at(doc: dict[str, Any], path: str) -> Any:
     """The value at a dotted path of a nested document, or None (lists give their first item)."""
-    node: Any = doc
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
+    node = get_path(doc, path)
     if isinstance(node, list):
         return node[0] if node else None
     return node
