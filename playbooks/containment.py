@@ -16,6 +16,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from playbooks.calls import call
+
 with workflow.unsafe.imports_passed_through():
     from soar.actions.containment import RevertInput
     from soar.audit.trail import AuditTrail
@@ -47,6 +49,7 @@ _RETRY = RetryPolicy(
 )
 _CALL = timedelta(minutes=2)
 _GIVE_UP = timedelta(hours=1)  # a connector still failing after this fails the action (and says so)
+LOCAL_CALLS = "containment-local-calls"
 
 
 @workflow.defn(name="Containment")
@@ -79,7 +82,9 @@ class ContainmentWorkflow:
         """Run the containment runbook for one action."""
         spec = request.spec
         self._request = request
-        self._trail = AuditTrail.for_workflow()
+        # Histories from before called notify as an activity and read the audit head first.
+        self._local = workflow.patched(LOCAL_CALLS)
+        self._trail = AuditTrail.for_workflow(new_stream=True, batched=self._local)
         self._result = ContainmentResult(
             action_id=spec.id,
             state=ActionState.PROPOSED,
@@ -87,7 +92,7 @@ class ContainmentWorkflow:
             approvals_required=request.approvals_required,
         )
         await self._trail.record(
-            spec.requested_by, "action.proposed", spec.id, input=spec, result=_summary(spec)
+            spec.requested_by, "action.proposed", spec.id, input=spec, result=_summary(spec), defer=True
         )
         await self._show()
         if request.approvals_required and not await self._approved(request):
@@ -217,12 +222,14 @@ class ContainmentWorkflow:
             f"Approve: soar incidents approve {spec.incident_id} {spec.id} --by <you>",
             at=workflow.now(),
         )
-        await workflow.execute_activity(
+        await call(
             "response.notify",
             note,
-            start_to_close_timeout=_CALL,
-            retry_policy=_RETRY,
-            schedule_to_close_timeout=_GIVE_UP,
+            type(None),
+            local=self._local,
+            attempt=_CALL,
+            retry=_RETRY,
+            give_up=_GIVE_UP,
         )
 
     async def _show(self, detail: str = "") -> None:

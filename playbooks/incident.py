@@ -20,6 +20,8 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
+from playbooks.calls import call
+
 with workflow.unsafe.imports_passed_through():
     from soar.audit.trail import AuditTrail
     from soar.incidents import models as m
@@ -40,6 +42,7 @@ _RETRY = RetryPolicy(
 )
 _CALL = timedelta(minutes=2)
 _NOTIFY = timedelta(hours=1)  # a notification still failing after this is recorded as a problem
+LOCAL_CALLS = "incident-local-calls"
 
 
 @workflow.defn(name="Incident")
@@ -53,7 +56,9 @@ class IncidentWorkflow:
             start.incident_id, workflow.info().workflow_id, start.policy, now
         )
         self._s.policy = start.policy
-        self._trail = AuditTrail.for_workflow(start.trail)
+        # Histories from before called figures, save, render and notify as activities.
+        self._local = workflow.patched(LOCAL_CALLS)
+        self._trail = AuditTrail.for_workflow(start.trail, new_stream=True, batched=self._local)
         self._wake = False
         self._updates: list[tuple[m.IncidentUpdate, list[str]]] = []  # to audit from the main loop
         self._tasks: list[asyncio.Task[None]] = []
@@ -109,11 +114,13 @@ class IncidentWorkflow:
             if self._history_long():
                 await self._settle_tasks()
                 await self._audit_updates()
+                await self._trail.flush()
                 workflow.continue_as_new(
                     st.IncidentStart(
                         incident_id=s.view.incident_id, policy=s.policy, state=s, trail=self._trail.state()
                     )
                 )
+            await self._trail.flush()  # one write for the records of this round
             await self._sleep()
 
     # -- the steps ---------------------------------------------------------------------------------
@@ -132,12 +139,8 @@ class IncidentWorkflow:
                 last_alert_at=s.view.last_alert_at, sources=s.sources, services=s.view.services,
             )  # fmt: skip
             try:
-                s.figures = await workflow.execute_activity(
-                    m.FIGURES,
-                    spec,
-                    result_type=m.TelemetryFigures,
-                    start_to_close_timeout=_CALL,
-                    retry_policy=_RETRY,
+                s.figures = await call(
+                    m.FIGURES, spec, m.TelemetryFigures, local=self._local, attempt=_CALL, retry=_RETRY
                 )
                 s.figures_stale = False
                 st.run_problem(s, "", "figures")
@@ -169,9 +172,7 @@ class IncidentWorkflow:
         request_id = request.request_id if request else None
         spec = m.RenderInput(facts=st.facts_for(s, now), stage=stage, reason=reason, request_id=request_id)
         try:
-            out = await workflow.execute_activity(
-                m.RENDER, spec, result_type=m.RenderOutput, start_to_close_timeout=_CALL, retry_policy=_RETRY
-            )
+            out = await call(m.RENDER, spec, m.RenderOutput, local=self._local, attempt=_CALL, retry=_RETRY)
         except ActivityError as exc:
             out = m.RenderOutput(error=f"rendering failed: {exc.cause or exc}")
         st.record_render(s, stage, out, now, request_id)
@@ -206,12 +207,14 @@ class IncidentWorkflow:
 
     async def _notify(self, note: Notification) -> None:
         try:
-            await workflow.execute_activity(
+            await call(
                 m.NOTIFY,
                 note,
-                start_to_close_timeout=_CALL,
-                schedule_to_close_timeout=_NOTIFY,
-                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                type(None),
+                local=self._local,
+                attempt=_CALL,
+                retry=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                give_up=_NOTIFY,
             )
         except ActivityError as exc:
             st.run_problem(self._s, str(exc.cause or exc), f"notification {note.key}")
@@ -220,8 +223,8 @@ class IncidentWorkflow:
         s = self._s
         s.view.updated_at = workflow.now()
         try:
-            await workflow.execute_activity(
-                m.SAVE, m.SaveInput(view=s.view), start_to_close_timeout=_CALL, retry_policy=_RETRY
+            await call(
+                m.SAVE, m.SaveInput(view=s.view), type(None), local=self._local, attempt=_CALL, retry=_RETRY
             )
             s.save_pending = False
         except ActivityError:
@@ -232,6 +235,7 @@ class IncidentWorkflow:
         await self._settle_tasks()
         s.view.status, s.view.closed_at = m.IncidentStatus.CLOSED, workflow.now()
         await self._audit(ACTOR, "incident.closed", result={"reason": reason, "alerts": s.view.alerts_count})
+        await self._trail.flush()
         await self._save()
         return s.view
 
@@ -267,9 +271,14 @@ class IncidentWorkflow:
     async def _audit(
         self, actor: str, action: str, *, input: object = None, result: Mapping[str, object] | None = None
     ) -> None:
-        """The one place this workflow writes its audit trail (stream: the workflow id)."""
+        """The one place this workflow writes its audit trail (stream: the workflow id), flushed each round."""
         await self._trail.record(
-            actor, action, self._s.view.incident_id, input=input, result=dict(result) if result else None
+            actor,
+            action,
+            self._s.view.incident_id,
+            input=input,
+            result=dict(result) if result else None,
+            defer=True,
         )
 
     async def _audit_updates(self) -> None:

@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
+
+from playbooks.calls import call
 
 with workflow.unsafe.imports_passed_through():
     from playbooks.containment import ContainmentWorkflow
@@ -23,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     from soar.audit.trail import AuditTrail
     from soar.detect.routing import AlertHandOver
     from soar.response.approvals import approvals_required
-    from soar.response.containment import ContainmentRequest
+    from soar.response.containment import ContainmentProposal, ContainmentRequest
     from soar.response.models import (
         HIGH_IMPACT,
         ActionSpec,
@@ -38,6 +41,8 @@ with workflow.unsafe.imports_passed_through():
 ACTOR = "soar:triage"
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 _CALL = timedelta(seconds=60)
+LOCAL_CALLS = "triage-local-activities"
+_Result = TypeVar("_Result")
 
 
 @workflow.defn(name="Triage")
@@ -47,10 +52,10 @@ class TriageWorkflow:
     @workflow.run
     async def run(self, alert: AlertHandOver) -> TriageResult:
         """Triage one alert handed over by the detection engine."""
-        trail = AuditTrail.for_workflow()
-        found = await workflow.execute_activity_method(
-            TriageActivities.enrich, alert, start_to_close_timeout=_CALL, retry_policy=_RETRY
-        )
+        # Histories from before ran each call as an activity and the proposals as child workflows.
+        self._local = workflow.patched(LOCAL_CALLS)
+        trail = AuditTrail.for_workflow(new_stream=True, batched=self._local)
+        found = await self._call(TriageActivities.enrich, alert, Enrichment)
         priority = triage_priority(
             found.risk_score,
             service=found.service,
@@ -58,15 +63,9 @@ class TriageWorkflow:
             related_events=found.related_events,
         )
         await trail.record(
-            ACTOR, "alert.triaged", alert.alert_id, input=alert, result=_triaged(found, priority)
+            ACTOR, "alert.triaged", alert.alert_id, input=alert, result=_triaged(found, priority), defer=True
         )
-        attached: IncidentAttachment = await workflow.execute_activity(
-            "incident.attach",
-            _incident_alert(found, priority),
-            result_type=IncidentAttachment,
-            start_to_close_timeout=_CALL,
-            retry_policy=_RETRY,
-        )
+        attached = await self._call("incident.attach", _incident_alert(found, priority), IncidentAttachment)
         result = TriageResult(
             alert_id=alert.alert_id,
             priority=priority.value,
@@ -74,9 +73,12 @@ class TriageWorkflow:
             incident_id=attached.incident_id,
             incident_created=attached.created,
         )
-        for candidate in found.candidates:
-            if priority.value <= candidate.max_priority:
-                result.proposed.append(await self._propose(found, attached.incident_id, candidate))
+        requests = [
+            _request(found, attached.incident_id, candidate)
+            for candidate in found.candidates
+            if priority.value <= candidate.max_priority
+        ]
+        result.proposed = await self._propose(requests)
         await trail.record(
             ACTOR,
             "alert.grouped",
@@ -85,39 +87,56 @@ class TriageWorkflow:
         )
         return result
 
-    async def _propose(self, found: Enrichment, incident_id: str, candidate: Candidate) -> str:
-        """Start the containment of one action for the incident, unless it was ever started."""
-        spec = ActionSpec(
-            incident_id=incident_id,
-            kind=candidate.action,
-            target=candidate.target,
-            key=idempotency_key(incident_id, candidate.action, candidate.target),
-            reason=f"{found.rule_title} (alert {found.alert_id[:12]}) on {candidate.target.value}",
-            requested_by=ACTOR,
+    async def _call(self, activity: Any, arg: Any, result_type: type[_Result]) -> _Result:
+        return await call(activity, arg, result_type, local=self._local, attempt=_CALL, retry=_RETRY)
+
+    async def _propose(self, requests: list[ContainmentRequest]) -> list[str]:
+        """Start each action's containment for the incident unless it was ever started; their workflow ids.
+
+        Another alert of the incident may have proposed the action already: then it runs once, over there.
+        """
+        if not requests:
+            return []
+        if self._local:
+            return await self._call("containment.propose", ContainmentProposal(requests=requests), list[str])
+        for request in requests:
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await workflow.start_child_workflow(
+                    ContainmentWorkflow.run,
+                    request,
+                    id=_workflow_id(request),
+                    parent_close_policy=ParentClosePolicy.ABANDON,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                )
+        return [_workflow_id(r) for r in requests]
+
+
+def _request(found: Enrichment, incident_id: str, candidate: Candidate) -> ContainmentRequest:
+    """The containment of one proposed action, with the approvals its impact needs."""
+    spec = ActionSpec(
+        incident_id=incident_id,
+        kind=candidate.action,
+        target=candidate.target,
+        key=idempotency_key(incident_id, candidate.action, candidate.target),
+        reason=f"{found.rule_title} (alert {found.alert_id[:12]}) on {candidate.target.value}",
+        requested_by=ACTOR,
+    )
+    policy = found.approvals
+    return ContainmentRequest(
+        spec=spec,
+        approvals_required=approvals_required(
+            spec.requested_by, system=policy.system_approvals, person=policy.person_approvals
         )
-        policy = found.approvals
-        request = ContainmentRequest(
-            spec=spec,
-            approvals_required=approvals_required(
-                spec.requested_by, system=policy.system_approvals, person=policy.person_approvals
-            )
-            if spec.kind in HIGH_IMPACT
-            else 0,
-            escalate_after=policy.escalate_after,
-            expire_after=policy.expire_after,
-            contain_for=policy.contain_for,
-        )
-        workflow_id = containment_workflow_id(incident_id, spec.id)
-        # Another alert of this incident may have proposed it already: then it runs once, over there.
-        with contextlib.suppress(WorkflowAlreadyStartedError):
-            await workflow.start_child_workflow(
-                ContainmentWorkflow.run,
-                request,
-                id=workflow_id,
-                parent_close_policy=ParentClosePolicy.ABANDON,
-                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            )
-        return workflow_id
+        if spec.kind in HIGH_IMPACT
+        else 0,
+        escalate_after=policy.escalate_after,
+        expire_after=policy.expire_after,
+        contain_for=policy.contain_for,
+    )
+
+
+def _workflow_id(request: ContainmentRequest) -> str:
+    return containment_workflow_id(request.spec.incident_id, request.spec.id)
 
 
 def _incident_alert(found: Enrichment, priority: Priority) -> IncidentAlert:

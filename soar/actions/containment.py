@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 from temporalio import activity
 from temporalio.client import Client
-from temporalio.exceptions import ApplicationError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from soar.connectors.base import Attempt
 from soar.connectors.responders import Responders
 from soar.errors import ConnectorError, ConnectorUnavailable, SoarError
-from soar.response.models import ActionResult, ActionSpec, Entity, IdentityContext
+from soar.response.containment import ContainmentProposal, ContainmentRequest
+from soar.response.models import ActionResult, ActionSpec, Entity, IdentityContext, containment_workflow_id
 
 CONNECTOR_ERROR = "ConnectorError"
+CONTAINMENT = "Containment"  # the playbook's workflow type
 
 
 class RevertInput(BaseModel):
@@ -90,6 +95,31 @@ class ContainmentActivities:
         except SoarError as exc:
             raise application_error(exc) from exc
 
+    @activity.defn(name="containment.propose")
+    async def propose(self, proposal: ContainmentProposal) -> list[str]:
+        """Start each action's containment workflow unless it was ever started; its workflow ids.
+
+        The id is derived from incident and action, so another alert of the incident proposing the same
+        action finds it started and it runs once.
+        """
+        if self.temporal is None:
+            raise ApplicationError("containment.propose needs a Temporal client", type="ConfigError")
+        temporal, queue = self.temporal, activity.info().task_queue
+
+        async def start(request: ContainmentRequest) -> str:
+            workflow_id = containment_workflow_id(request.spec.incident_id, request.spec.id)
+            with contextlib.suppress(WorkflowAlreadyStartedError):
+                await temporal.start_workflow(
+                    CONTAINMENT,
+                    request,
+                    id=workflow_id,
+                    task_queue=queue,
+                    id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                )
+            return workflow_id
+
+        return list(await asyncio.gather(*(start(r) for r in proposal.requests)))
+
     @activity.defn(name="containment.revert")
     async def revert_action(self, revert: RevertInput) -> ActionResult:
         """Revert one applied action to the state before soar acted (``ALREADY_REVERTED`` on a retry)."""
@@ -108,4 +138,4 @@ class ContainmentActivities:
 
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for a worker."""
-        return [self.apply_action, self.revert_action, self.identity]
+        return [self.apply_action, self.revert_action, self.identity, self.propose]

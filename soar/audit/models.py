@@ -209,6 +209,18 @@ class TrailState(BaseModel):
     opened: bool = False
 
 
+class AuditBatch(BaseModel):
+    """Input of the ``audit.append_batch`` activity: consecutive records of one stream, in order.
+
+    Attributes:
+        entries: The records, seq ascending without gaps, each linking to the one before.
+        linked: The writer stored the record before ``entries[0]`` itself, so it need not be read back.
+    """
+
+    entries: list[AuditEntry] = Field(min_length=1, max_length=500)
+    linked: bool = False
+
+
 class HeadQuery(BaseModel):
     """Input of the ``audit.head`` activity."""
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from soar.audit.models import AuditRecord, StreamHead, doc_id
 from soar.engines.search import SearchClient, search_error
-from soar.errors import AuditError
+from soar.errors import AuditError, SearchError
 
 _KEYWORD = {"type": "keyword"}
 _HEAD_RETRIES = 20
@@ -131,6 +131,43 @@ async def create_record(client: SearchClient, namespace: str, record: AuditRecor
     )
 
 
+async def create_records(client: SearchClient, namespace: str, records: list[AuditRecord]) -> bool:
+    """Write consecutive records of one stream in one bulk request; True if any was written now.
+
+    A place already holding the identical record (a retried activity) is fine.
+
+    Raises:
+        AuditError: a different record already holds one of the places.
+        SearchError: the search engine failed.
+    """
+    operations: list[dict[str, Any]] = []
+    for record in records:
+        operations += [{"create": {"_id": record.doc_id}}, record.model_dump(mode="json")]
+    try:
+        response = await client.es.bulk(
+            index=audit_index(namespace), operations=operations, refresh="wait_for"
+        )
+    except ApiError as exc:
+        raise search_error(exc, f"writing audit records of {records[0].stream}") from None
+    created = False
+    for record, item in zip(records, response["items"], strict=True):
+        outcome = item["create"]
+        status = int(outcome.get("status", 500))
+        if status < 300:
+            created = True
+        elif status == 409:
+            stored = await get_record(client, namespace, record.stream, record.seq)
+            if stored is None or stored.hash != record.hash:
+                raise AuditError(
+                    f"{record.doc_id}: a different audit record already holds this place (another writer on "
+                    "the stream)"
+                )
+        else:
+            reason = (outcome.get("error") or {}).get("reason", f"status {status}")
+            raise SearchError(f"writing audit record {record.doc_id}: {reason}")
+    return created
+
+
 async def latest_record(client: SearchClient, namespace: str, stream: str) -> AuditRecord | None:
     """The stream's record with the highest seq, by search (may lag the newest writes on Elasticsearch)."""
     try:
@@ -182,9 +219,16 @@ async def _read_head(
     return head, (int(response["_seq_no"]), int(response["_primary_term"]))
 
 
-async def advance_head(client: SearchClient, namespace: str, record: AuditRecord) -> None:
-    """Move the stream's head to this record unless it already stands there or further on."""
+async def advance_head(
+    client: SearchClient, namespace: str, record: AuditRecord, *, new_stream: bool = False
+) -> None:
+    """Move the stream's head to this record unless it already stands there or further on.
+
+    ``new_stream``: the stream most likely has no head yet, so creating it is tried before reading it.
+    """
     new = StreamHead(stream=record.stream, seq=record.seq, hash=record.hash).model_dump(mode="json")
+    if new_stream and await _create_head(client, namespace, record.stream, new):
+        return
     for _ in range(_HEAD_RETRIES):
         head, version = await _read_head(client, namespace, record.stream)
         if head is not None and head.seq >= record.seq:
@@ -202,3 +246,16 @@ async def advance_head(client: SearchClient, namespace: str, record: AuditRecord
             raise search_error(exc, f"writing the audit head of {record.stream}") from None
         return
     raise AuditError(f"{record.stream}: the audit head kept changing; gave up after {_HEAD_RETRIES} attempts")
+
+
+async def _create_head(client: SearchClient, namespace: str, stream: str, head: dict[str, Any]) -> bool:
+    """Create the stream's head document; False if it exists already."""
+    try:
+        await client.es.index(
+            index=heads_index(namespace), id=stream, document=head, refresh="wait_for", op_type="create"
+        )
+    except ConflictError:
+        return False
+    except ApiError as exc:
+        raise search_error(exc, f"writing the audit head of {stream}") from None
+    return True

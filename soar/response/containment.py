@@ -27,6 +27,12 @@ class ContainmentRequest(BaseModel):
     contain_for: timedelta | None = None
 
 
+class ContainmentProposal(BaseModel):
+    """Input of ``containment.propose``: the actions a triage proposes, each started once per incident."""
+
+    requests: list[ContainmentRequest]
+
+
 class ContainmentResult(BaseModel):
     """How the action ended, who approved or rejected it, and what the connectors did."""
 

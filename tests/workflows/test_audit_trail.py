@@ -17,7 +17,7 @@ with workflow.unsafe.imports_passed_through():
     from temporalio.worker import Replayer, Worker
 
     from soar.audit.activities import AuditActivities
-    from soar.audit.models import AuditEntry, AuditReceipt, TrailState, input_hash
+    from soar.audit.models import AuditBatch, AuditEntry, AuditReceipt, TrailState, input_hash
     from soar.audit.store import audit_index, read_head
     from soar.audit.trail import AuditTrail
     from soar.audit.verify import iter_records, verify
@@ -63,11 +63,11 @@ class CrashAfterWrite(AuditActivities):
 
     crashes = 0
 
-    @activity.defn(name="audit.append")
-    async def append(self, entry: AuditEntry) -> AuditReceipt:
-        """Append, then fail the first attempt of even seqs."""
-        receipt = await super().append(entry)
-        if entry.seq % 2 == 0 and activity.info().attempt == 1:
+    @activity.defn(name="audit.append_batch")
+    async def append_batch(self, batch: AuditBatch) -> AuditReceipt:
+        """Append, then fail the first attempt of batches ending on an even seq."""
+        receipt = await super().append_batch(batch)
+        if batch.entries[-1].seq % 2 == 0 and activity.info().attempt == 1:
             self.crashes += 1
             raise RuntimeError("worker lost after the write")
         return receipt
