@@ -70,6 +70,36 @@ class AlertContext(BaseModel):
     created: datetime
 
 
+def _shared(ctx: AlertContext) -> dict[str, Any]:
+    """The parts of ``soar.alert`` every alert of the window has alike, rendered once for many alerts.
+
+    Rendering the query and the times for each alert cost more than the rest of its document together.
+    """
+    rule = ctx.rule.rule
+    return {
+        "created": format_timestamp(ctx.created),
+        "rule": {
+            "uuid": rule.rule_id,
+            "name": rule.title,
+            "version": rule.version,
+            "content_hash": rule.content_hash,
+            "query": json.dumps(rule.query, sort_keys=True, separators=(",", ":")),
+            "index": rule.index,
+            "tags": rule.tags,
+            "group": ctx.group_id,
+            "time_field": ctx.rule.options.time_field,
+        },
+        "threat": attack(rule.tags),
+        "window": {"start": format_timestamp(ctx.window.start), "end": format_timestamp(ctx.window.end)},
+    }
+
+
+def alert_documents(ctx: AlertContext, hits: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """:func:`alert_document` of each hit of one window."""
+    shared = _shared(ctx)
+    return [_document(ctx, hit, None, shared) for hit in hits]
+
+
 def alert_document(
     ctx: AlertContext, hit: dict[str, Any], *, uid: str | None = None
 ) -> tuple[str, dict[str, Any]]:
@@ -80,16 +110,22 @@ def alert_document(
         hit: The search hit.
         uid: The alert id when it is not the hit's own (a suppressed alert's bucket id).
     """
+    return _document(ctx, hit, uid, _shared(ctx))
+
+
+def _document(
+    ctx: AlertContext, hit: dict[str, Any], uid: str | None, shared: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
     rule = ctx.rule.rule
     source = dict(hit.get("_source") or {})
     original_time = source.get("@timestamp")
     uid = uid or alert_id(rule.rule_id, hit["_index"], hit["_id"])
     source.pop("soar", None)  # a source document never speaks for the alert
     risk = assess(ctx.rule.options, rule.level, source)
-    source["@timestamp"] = format_timestamp(ctx.created)
+    source["@timestamp"] = shared["created"]
     source.setdefault("event", {})
     source["event"] = {**source["event"], "kind": "signal"}
-    source["soar"] = {"alert": _alert_fields(ctx, hit, uid, risk, original_time)}
+    source["soar"] = {"alert": _alert_fields(ctx, hit, uid, risk, original_time, shared)}
     return uid, source
 
 
@@ -98,7 +134,7 @@ def _mapping(applied: BaseModel | None) -> dict[str, Any] | None:
 
 
 def _alert_fields(
-    ctx: AlertContext, hit: dict[str, Any], uid: str, risk: Risk, original_time: Any
+    ctx: AlertContext, hit: dict[str, Any], uid: str, risk: Risk, original_time: Any, shared: dict[str, Any]
 ) -> dict[str, Any]:
     rule = ctx.rule.rule
     exceptions = ctx.rule.exceptions
@@ -113,19 +149,9 @@ def _alert_fields(
         "building_block": (rule.level or "medium") == "informational",
         "original_time": original_time,
         "reason": f"{rule.title}: matched {hit['_index']}/{hit['_id']}",
-        "rule": {
-            "uuid": rule.rule_id,
-            "name": rule.title,
-            "version": rule.version,
-            "content_hash": rule.content_hash,
-            "query": json.dumps(rule.query, sort_keys=True, separators=(",", ":")),
-            "index": rule.index,
-            "tags": rule.tags,
-            "group": ctx.group_id,
-            "time_field": ctx.rule.options.time_field,
-        },
-        "threat": attack(rule.tags),
-        "window": {"start": format_timestamp(ctx.window.start), "end": format_timestamp(ctx.window.end)},
+        "rule": {**shared["rule"], "tags": list(rule.tags)},  # copies: an alert may be changed on its own
+        "threat": {kind: list(names) for kind, names in shared["threat"].items()},
+        "window": dict(shared["window"]),
         "source": {"index": hit["_index"], "id": hit["_id"]},
         "matched_queries": hit.get("matched_queries", []),
         "group": {"id": None},  # filled by correlations: the alerts of one sequence or threshold bucket

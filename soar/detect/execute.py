@@ -1,11 +1,14 @@
 """Searching a sweep step's rule windows and writing their alerts.
 
-The first page of every rule is fetched in one ``_msearch`` (the rules of a group share their indices);
-a rule whose first page is full is streamed to the end with a point in time and ``search_after``
-(``POST /<index>/_pit`` on Elasticsearch, ``POST /<index>/_search/point_in_time`` on OpenSearch and osmem,
-DESIGN trap 6), at most ``concurrency`` at once. Alerts are written with ``op_type: create``: a 409 is a
-duplicate, never an error. Once a rule has written its ``max_alerts`` new alerts the rest is left for the
-next run, and the rule's ``reached`` time stops at the last hit it handled.
+The first pages of the rules are fetched by ``_msearch`` (the rules of a group share their indices), in
+batches of at most ``BATCH_HITS // page_size`` rules, so the hits held at once are bounded by the page size,
+not by the number of rules. A rule whose first page is full is streamed on from its last hit with a point in
+time and ``search_after`` (``POST /<index>/_pit`` on Elasticsearch, ``POST /<index>/_search/point_in_time``
+on OpenSearch and osmem, DESIGN trap 6), at most ``concurrency`` at once: the stream reads the window from
+the first page's last time on, skipping the first page's hits at that very time, so no hit is read twice.
+Alerts are written with ``op_type: create``: a 409 is a duplicate, never an error. Once a rule has written
+its ``max_alerts`` new alerts the rest is left for the next run, and the rule's ``reached`` time stops at
+the last hit it handled.
 
 Correlations and the rules whose ``soar:`` attribute makes them threshold, new terms or flatline rules run
 beside them in the same step (:mod:`soar.detect.correlate`, :mod:`soar.detect.newterms`,
@@ -15,17 +18,24 @@ beside them in the same step (:mod:`soar.detect.correlate`, :mod:`soar.detect.ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
 from elasticsearch import ApiError
 
 from soar.detect.alert_store import create_alerts
-from soar.detect.alerts import AlertContext, alert_document, alerts_index
+from soar.detect.alerts import AlertContext, alert_documents, alerts_index
 from soar.detect.correlate import correlation_plan, run_correlation, threshold_plan
 from soar.detect.flatline import run_flatline
-from soar.detect.models import DetectCorrelation, DetectRule, RuleWindow, RuleWindowResult, SearchWindowInput
+from soar.detect.models import (
+    DetectCorrelation,
+    DetectRule,
+    RuleWindow,
+    RuleWindowResult,
+    SearchWindowInput,
+    Window,
+)
 from soar.detect.newterms import run_new_terms
 from soar.detect.pit import PointInTime
 from soar.detect.suppression import Suppressor
@@ -64,6 +74,21 @@ def _sort(item: RuleWindow) -> list[dict[str, Any]]:
     return [{item.rule.options.time_field: {"order": "asc"}}]
 
 
+# First-page hits one ``_msearch`` may bring back: bounds what a step holds at once, whatever its rule count.
+BATCH_HITS = 5000
+
+
+class _Sink(Protocol):
+    """What a rule window's hits go to, in time order: alerts written, or hits only counted."""
+
+    @property
+    def full(self) -> bool: ...
+
+    async def write(self, hits: list[dict[str, Any]]) -> None: ...
+
+    def result(self, exhausted: bool) -> RuleWindowResult: ...
+
+
 class _RuleWriter:
     """Writes one rule window's alerts, counting created and duplicates, stopping at the cap."""
 
@@ -81,7 +106,6 @@ class _RuleWriter:
         suppress = self.rule.options.suppress
         self.suppressor = Suppressor(client, self.index, self.ctx, suppress) if suppress else None
         self.last: datetime | None = None
-        self.seen: set[tuple[str, str]] = set()
         self.left_over = False  # hits seen but not written because the cap was reached
 
     @property
@@ -90,12 +114,11 @@ class _RuleWriter:
 
     async def write(self, hits: list[dict[str, Any]]) -> None:
         """Write alerts for hits in time order until the cap is reached."""
-        pending = [h for h in hits if (h["_index"], h["_id"]) not in self.seen]
+        pending = hits
         while pending and not self.full:
             room = self.item.max_alerts - self.created
             batch, pending = pending[:room], pending[room:]
             await self._bulk(batch)
-            self.seen.update((hit["_index"], hit["_id"]) for hit in batch)
             self.hits += len(batch)
             self.last = _hit_time(batch[-1])
         self.left_over = self.left_over or bool(pending)
@@ -107,7 +130,7 @@ class _RuleWriter:
             self.duplicates += counts.duplicates
             self.suppressed += counts.suppressed
             return
-        documents = [alert_document(self.ctx, hit) for hit in batch]
+        documents = alert_documents(self.ctx, batch)
         created = await create_alerts(self.client, self.index, self.rule.rule.rule_id, documents)
         self.created += sum(created)
         self.duplicates += len(created) - sum(created)
@@ -126,8 +149,32 @@ class _RuleWriter:
         )
 
 
+class _HitCounter:
+    """Counts a rule window's hits and writes nothing."""
+
+    full = False
+
+    def __init__(self, item: RuleWindow) -> None:
+        self.item = item
+        self.hits = 0
+
+    async def write(self, hits: list[dict[str, Any]]) -> None:
+        self.hits += len(hits)
+
+    def result(self, exhausted: bool) -> RuleWindowResult:
+        return RuleWindowResult(
+            rule_id=self.item.rule.rule_id,
+            hits=self.hits,
+            created=0,
+            duplicates=0,
+            capped=False,
+            reached=self.item.window.end,
+        )
+
+
 def _hit_time(hit: dict[str, Any]) -> datetime:
-    return datetime.fromtimestamp(int(hit["sort"][0]) / 1000, UTC)
+    seconds, millis = divmod(int(hit["sort"][0]), 1000)  # integers: no float rounding of the millisecond
+    return datetime.fromtimestamp(seconds, UTC) + timedelta(milliseconds=millis)
 
 
 async def _first_pages(
@@ -138,7 +185,7 @@ async def _first_pages(
     searches: list[dict[str, Any]] = []
     for item in items:
         body = {"query": window_query(item), "sort": _sort(item), "size": spec.page_size}
-        searches += [{"index": plain_rule(item).rule.index}, body]
+        searches += [{"index": plain_rule(item).rule.index}, body | {"track_total_hits": False}]
     try:
         response = await client.es.msearch(searches=searches, max_concurrent_searches=spec.concurrency)
     except ApiError as exc:
@@ -146,32 +193,66 @@ async def _first_pages(
     return list(response["responses"])
 
 
+def _rest(item: RuleWindow, last: dict[str, Any]) -> RuleWindow:
+    """The window from the last hit's time on (that time included: its other hits are still to come)."""
+    return item.model_copy(update={"window": Window(start=_hit_time(last), end=item.window.end)})
+
+
 async def _stream(
-    client: SearchClient, item: RuleWindow, page_size: int
+    client: SearchClient, item: RuleWindow, first: list[dict[str, Any]], page_size: int
 ) -> AsyncIterator[list[dict[str, Any]]]:
+    """The hits after a full first page: from its last time on, less the first page's hits at that time."""
+    last = int(first[-1]["sort"][0])
+    ties = {(h["_index"], h["_id"]) for h in first if int(h["sort"][0]) == last}
     async with PointInTime(client, plain_rule(item).rule.index) as pit:
-        async for page in pit.pages(window_query(item), _sort(item), page_size):
-            yield page
+        async for page in pit.pages(window_query(_rest(item, first[-1])), _sort(item), page_size):
+            new = [h for h in page if (h["_index"], h["_id"]) not in ties] if ties else page
+            if ties and int(page[-1]["sort"][0]) > last:
+                ties = set()  # past the first page's last time: nothing left to skip
+            if new:
+                yield new
 
 
 async def _run_rule(
-    client: SearchClient, spec: SearchWindowInput, item: RuleWindow, first: dict[str, Any], now: datetime
+    client: SearchClient, item: RuleWindow, first: dict[str, Any], sink: _Sink, page_size: int
 ) -> RuleWindowResult:
     if "error" in first:
         reason = str(first["error"].get("reason", first["error"]))[:300]
         raise SearchError(f"rule {item.rule.rule_id}: search failed: {reason}")
-    writer = _RuleWriter(client, spec, item, now)
     hits = first["hits"]["hits"]
-    await writer.write(hits)
-    exhausted = len(hits) < spec.page_size
-    if not exhausted and not writer.full:
+    await sink.write(hits)
+    exhausted = len(hits) < page_size
+    if not exhausted and not sink.full:
         exhausted = True
-        async for page in _stream(client, item, spec.page_size):
-            await writer.write(page)
-            if writer.full:
+        async for page in _stream(client, item, hits, page_size):
+            await sink.write(page)
+            if sink.full:
                 exhausted = False
                 break
-    return writer.result(exhausted)
+    return sink.result(exhausted)
+
+
+async def _run_plain(
+    client: SearchClient,
+    spec: SearchWindowInput,
+    items: dict[int, RuleWindow],
+    sink: Callable[[RuleWindow], _Sink],
+    gate: asyncio.Semaphore,
+) -> dict[int, RuleWindowResult]:
+    """The plain rules' windows, a batch of first pages at a time, each full one streamed under ``gate``."""
+    results: dict[int, RuleWindowResult] = {}
+    numbered = list(items.items())
+    per_batch = max(1, BATCH_HITS // spec.page_size)
+    for start in range(0, len(numbered), per_batch):
+        batch = numbered[start : start + per_batch]
+        firsts = await _first_pages(client, spec, [item for _, item in batch])
+
+        async def one(n: int, item: RuleWindow, first: dict[str, Any]) -> None:
+            async with gate:
+                results[n] = await _run_rule(client, item, first, sink(item), spec.page_size)
+
+        await asyncio.gather(*(one(n, item, first) for (n, item), first in zip(batch, firsts, strict=True)))
+    return results
 
 
 def _is_plain(item: RuleWindow) -> bool:
@@ -201,18 +282,35 @@ async def search_window(
         SearchError: a search or a write failed (the step is retried as a whole: writes are idempotent).
     """
     plain = {n: item for n, item in enumerate(spec.items) if _is_plain(item)}
-    firsts = dict(zip(plain, await _first_pages(client, spec, list(plain.values())), strict=True))
+    others = {n: item for n, item in enumerate(spec.items) if n not in plain}
     gate = asyncio.Semaphore(spec.concurrency)
 
-    async def one(n: int, item: RuleWindow) -> RuleWindowResult:
+    async def aggregate(item: RuleWindow) -> RuleWindowResult:
         async with gate:
-            if n in firsts:
-                return await _run_rule(client, spec, item, firsts[n], now)
             return await _run_aggregate(client, spec, item, now)
 
-    results = await asyncio.gather(*(one(n, item) for n, item in enumerate(spec.items)))
+    async def aggregates() -> dict[int, RuleWindowResult]:
+        found = await asyncio.gather(*(aggregate(item) for item in others.values()))
+        return dict(zip(others, found, strict=True))
+
+    def writer(item: RuleWindow) -> _Sink:
+        return _RuleWriter(client, spec, item, now)
+
+    singles, grouped = await asyncio.gather(_run_plain(client, spec, plain, writer, gate), aggregates())
+    results = singles | grouped
     try:
         await client.es.indices.refresh(index=alerts_index(spec.namespace))
     except ApiError as exc:
         raise search_error(exc, "refreshing the alerts index") from None
-    return list(results)
+    return [results[n] for n in range(len(spec.items))]
+
+
+async def count_hits(client: SearchClient, spec: SearchWindowInput) -> list[RuleWindowResult]:
+    """The plain rules' hits in their windows, read exactly as :func:`search_window` reads them; no alert written.
+
+    Raises:
+        SearchError: a search failed.
+    """
+    plain = {n: item for n, item in enumerate(spec.items) if _is_plain(item)}
+    found = await _run_plain(client, spec, plain, _HitCounter, asyncio.Semaphore(spec.concurrency))
+    return [found[n] for n in sorted(found)]
