@@ -58,8 +58,8 @@ DEFAULT_CATALOGUE = Path("response/catalogue.yml")
 LIVENESS = timedelta(seconds=10)
 # Heartbeats leave the worker at most this often; well under LIVENESS, so a busy event loop has slack.
 _THROTTLE = timedelta(seconds=2)
-# The sweep's activities keep their own timeouts: compiling rules holds the event loop (no heartbeat can
-# leave meanwhile) for as long as the rule set takes, and a schedule runs the sweep again anyway.
+# The sweep gives its activities a heartbeat timeout of its own, and they heartbeat themselves, on any worker
+# (soar/detect/sweep.py, soar/detect/activities.py).
 _SWEEP = "DetectSweep"
 
 

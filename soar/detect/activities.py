@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,10 +32,31 @@ from soar.engines.search import SearchClient
 from soar.errors import EngineError, InputError, SoarError
 from soar.rules.compile import compile_rules
 
+# Well under the sweep's heartbeat timeout (soar.detect.sweep), so a busy event loop has slack.
+_BEAT_EVERY = 2.0
+
 
 def _application_error(exc: SoarError) -> ApplicationError:
     """Bad input (a broken rule) is not retried; an engine failure is, by Temporal's retry policy."""
     return ApplicationError(str(exc), type=type(exc).__name__, non_retryable=not isinstance(exc, EngineError))
+
+
+@asynccontextmanager
+async def _alive() -> AsyncIterator[None]:
+    """Heartbeat while the block runs: a worker that dies stops beating, and Temporal retries elsewhere."""
+
+    async def beat() -> None:
+        while True:
+            activity.heartbeat()
+            await asyncio.sleep(_BEAT_EVERY)
+
+    beating = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        beating.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await beating
 
 
 class DetectActivities:
@@ -56,6 +80,9 @@ class DetectActivities:
         self.temporal = temporal
         self.routing = routing or RoutingTable()
         self.cache_dir = cache_dir
+        # Compiling runs in a thread, so the event loop keeps heartbeating; one at a time (pySigma's parser
+        # is not known to be thread-safe).
+        self._compiling = asyncio.Lock()
 
     @activity.defn(name="detect.load_group")
     async def load_group(self, spec: LoadGroupInput) -> LoadGroupOutput:
@@ -64,7 +91,8 @@ class DetectActivities:
         A rule whose ``soar:`` attribute is bad is left out and reported; the others run.
         """
         try:
-            compiled = compile_rules(spec.rules_path, cache_dir=self.cache_dir)
+            async with _alive(), self._compiling:
+                compiled = await asyncio.to_thread(compile_rules, spec.rules_path, cache_dir=self.cache_dir)
             rules = sweep_groups(compiled).get(spec.group_id, [])
             wanted = {ref.rule_id for ref in spec.rules}
             if wanted:
@@ -87,7 +115,8 @@ class DetectActivities:
     async def search_window(self, spec: SearchWindowInput) -> SearchWindowOutput:
         """Search one step's rule windows and write their alerts (idempotent: ids are deterministic)."""
         try:
-            results = await search_window(self.search, spec, datetime.now(UTC))
+            async with _alive():
+                results = await search_window(self.search, spec, datetime.now(UTC))
         except SoarError as exc:
             raise _application_error(exc) from exc
         return SearchWindowOutput(results=results)
@@ -96,7 +125,8 @@ class DetectActivities:
     async def save_checkpoints(self, spec: SaveCheckpointsInput) -> None:
         """Advance checkpoints; called only once the windows' alerts are written."""
         try:
-            await write_checkpoints(self.search, spec.namespace, spec.checkpoints)
+            async with _alive():
+                await write_checkpoints(self.search, spec.namespace, spec.checkpoints)
         except SoarError as exc:
             raise _application_error(exc) from exc
 
@@ -104,7 +134,10 @@ class DetectActivities:
     async def hand_over(self, spec: HandOverInput) -> HandOverOutput:
         """Start the routed playbook of every pending alert of the group, at most once per alert."""
         try:
-            return await hand_over(self.search, self.temporal, self.routing, spec.namespace, spec.group_id)
+            async with _alive():
+                return await hand_over(
+                    self.search, self.temporal, self.routing, spec.namespace, spec.group_id
+                )
         except SoarError as exc:
             raise _application_error(exc) from exc
 

@@ -24,6 +24,9 @@ with workflow.unsafe.imports_passed_through():
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), maximum_interval=timedelta(minutes=1))
 _SHORT = timedelta(minutes=2)
 _SEARCH = timedelta(minutes=15)
+# The activities heartbeat while they run (soar.detect.activities): when their worker dies, another retries
+# them after this, not after their start-to-close timeout, which the schedule (overlaps skipped) would wait out.
+_LIVENESS = timedelta(seconds=20)
 
 
 @workflow.defn(name="DetectSweep")
@@ -51,6 +54,7 @@ class SweepWorkflow:
             ),
             start_to_close_timeout=_SHORT,
             retry_policy=_RETRY,
+            heartbeat_timeout=_LIVENESS,
         )
         result = SweepResult(group_id=sweep.group_id, rules=len(loaded.rules), missing_rules=loaded.missing)
         result.exceptions = loaded.exceptions
@@ -76,6 +80,7 @@ class SweepWorkflow:
             HandOverInput(group_id=sweep.group_id, namespace=sweep.namespace),
             start_to_close_timeout=_SEARCH,
             retry_policy=_RETRY,
+            heartbeat_timeout=_LIVENESS,
         )
         result.handed_over += handed.started + handed.already_started
         result.unrouted += handed.unrouted
@@ -104,6 +109,7 @@ class SweepWorkflow:
             ),
             start_to_close_timeout=_SEARCH,
             retry_policy=_RETRY,
+            heartbeat_timeout=_LIVENESS,
         )
         by_rule = {p.rule.rule_id: p for p in plans}
         for res in out.results:
@@ -132,6 +138,7 @@ class SweepWorkflow:
             ),
             start_to_close_timeout=_SHORT,
             retry_policy=_RETRY,
+            heartbeat_timeout=_LIVENESS,
         )
         # Playbooks start as soon as a step's alerts are written (beside the checkpoint save), not after the
         # sweep's last step.
