@@ -199,15 +199,14 @@ def _rest(item: RuleWindow, last: dict[str, Any]) -> RuleWindow:
 
 
 async def _stream(
-    client: SearchClient, item: RuleWindow, first: list[dict[str, Any]], page_size: int
+    client: SearchClient, item: RuleWindow, last: dict[str, Any], ties: set[tuple[str, str]], page_size: int
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    """The hits after a full first page: from its last time on, less the first page's hits at that time."""
-    last = int(first[-1]["sort"][0])
-    ties = {(h["_index"], h["_id"]) for h in first if int(h["sort"][0]) == last}
+    """The hits after a full first page: from its ``last`` hit's time on, less the first page's ``ties``."""
+    since = int(last["sort"][0])
     async with PointInTime(client, plain_rule(item).rule.index) as pit:
-        async for page in pit.pages(window_query(_rest(item, first[-1])), _sort(item), page_size):
+        async for page in pit.pages(window_query(_rest(item, last)), _sort(item), page_size):
             new = [h for h in page if (h["_index"], h["_id"]) not in ties] if ties else page
-            if ties and int(page[-1]["sort"][0]) > last:
+            if ties and int(page[-1]["sort"][0]) > since:
                 ties = set()  # past the first page's last time: nothing left to skip
             if new:
                 yield new
@@ -216,20 +215,22 @@ async def _stream(
 async def _run_rule(
     client: SearchClient, item: RuleWindow, first: dict[str, Any], sink: _Sink, page_size: int
 ) -> RuleWindowResult:
+    """One rule's window from its first page on; the page is taken out of ``first`` so it is freed once written."""
     if "error" in first:
         reason = str(first["error"].get("reason", first["error"]))[:300]
         raise SearchError(f"rule {item.rule.rule_id}: search failed: {reason}")
-    hits = first["hits"]["hits"]
+    hits: list[dict[str, Any]] = first.pop("hits")["hits"]
     await sink.write(hits)
-    exhausted = len(hits) < page_size
-    if not exhausted and not sink.full:
-        exhausted = True
-        async for page in _stream(client, item, hits, page_size):
-            await sink.write(page)
-            if sink.full:
-                exhausted = False
-                break
-    return sink.result(exhausted)
+    if len(hits) < page_size or sink.full:
+        return sink.result(len(hits) < page_size)
+    last = hits[-1]
+    ties = {(h["_index"], h["_id"]) for h in hits if h["sort"][0] == last["sort"][0]}
+    del hits  # a stream holds one page at a time, not the first one too
+    async for page in _stream(client, item, last, ties, page_size):
+        await sink.write(page)
+        if sink.full:
+            return sink.result(False)
+    return sink.result(True)
 
 
 async def _run_plain(
