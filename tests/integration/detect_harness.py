@@ -46,7 +46,7 @@ INTERVAL = timedelta(seconds=3)
 # Windows on the ingest time: events arrive inside the windows being swept. The ingest delay covers the
 # time from a batch's `event.ingested` to its being searchable; the overlap re-reads a little of the last window.
 DETECT = {
-    "rules": {"interval": "3s", "overlap": "5s", "ingest_delay": "15s", "time_field": "event.ingested"},
+    "rules": {"interval": "3s", "overlap": "5s", "ingest_delay": "20s", "time_field": "event.ingested"},
 }
 ROUTING = f"routes:\n  - {{workflow: {PROBE}, task_queue: detect-crash-probe}}\n"
 REFERENCE = "reference"

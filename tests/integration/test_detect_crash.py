@@ -105,6 +105,8 @@ async def _kill_server(bench: Bench, rng: random.Random) -> str:
     state = bench.engine.state()
     assert state is not None
     os.killpg(state.pid, signal.SIGKILL)
+    while bench.engine.state() is not None:  # noqa: ASYNC110 - until it is gone and reaped
+        await asyncio.sleep(0.01)
     await asyncio.sleep(rng.uniform(0.0, 2.0))
     restarted = await bench.engine.start()
     assert restarted.pid != state.pid
