@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from soar.audit.models import AuditBatch, AuditEntry, AuditReceipt, AuditRecord, HeadQuery, StreamHead
+from soar.audit.models import AuditBatch, AuditEntry, AuditReceipt, HeadQuery, StreamHead
 from soar.audit.store import (
     advance_head,
     create_record,
-    create_records,
     ensure_audit_indices,
     get_record,
+    place_chain,
     stream_head,
 )
 from soar.engines.search import SearchClient
@@ -65,23 +64,18 @@ class AuditActivities:
 
     @activity.defn(name="audit.append_batch")
     async def append_batch(self, batch: AuditBatch) -> AuditReceipt:
-        """Store consecutive records of one stream in one request, then move its head once.
+        """Chain a batch of records onto the stream in one request, then move its head once.
 
-        A retry of stored records writes nothing; the receipt is that of the last record.
+        The receipt is that of the last record as stored; a retry of stored records writes nothing.
 
         Raises:
-            ApplicationError: ``AuditError`` (not retried) when the batch is not one chain, a place is held
-                by a different record or the batch does not link to the stored chain; ``SearchError``
-                (retried) otherwise.
+            ApplicationError: ``AuditError`` (not retried) when a place is held by a different record or the
+                batch does not follow the stored chain; ``SearchError`` (retried) otherwise.
         """
-        records = [entry.sealed() for entry in batch.entries]
         try:
-            _check_chain(records)
             await self._ensure()
-            if not batch.linked:
-                await self._check_link(batch.entries[0])
-            created = await create_records(self.search, self.namespace, records)
-            await advance_head(self.search, self.namespace, records[-1], new_stream=records[0].seq == 1)
+            records, created = await place_chain(self.search, self.namespace, batch)
+            await advance_head(self.search, self.namespace, records[-1], new_stream=batch.after_seq == 0)
         except SoarError as exc:
             raise _application_error(exc) from exc
         last = records[-1]
@@ -112,12 +106,3 @@ class AuditActivities:
     def all(self) -> list[Callable[..., Any]]:
         """Every activity, for a worker."""
         return [self.append, self.append_batch, self.head]
-
-
-def _check_chain(records: list[AuditRecord]) -> None:
-    """The records form one chain: one stream, consecutive seqs, each linking to the one before."""
-    for before, after in itertools.pairwise(records):
-        if after.stream != before.stream or after.seq != before.seq + 1 or after.prev_hash != before.hash:
-            raise AuditError(
-                f"{after.stream}: record {after.seq} does not follow record {before.seq} of the batch"
-            )

@@ -210,15 +210,32 @@ class TrailState(BaseModel):
 
 
 class AuditBatch(BaseModel):
-    """Input of the ``audit.append_batch`` activity: consecutive records of one stream, in order.
+    """Input of the ``audit.append_batch`` activity: records to chain onto a stream after a known record.
+
+    The activity places them: entry ``i`` becomes record ``after_seq + i + 1``, linked to the one before,
+    whatever seq and prev_hash the entries carry. A place already holding the same record written a moment
+    earlier (a workflow task that ran its local activities, then timed out and ran them again with a later
+    ``workflow.now()``) is taken as that record, so a retried task never breaks the chain.
 
     Attributes:
-        entries: The records, seq ascending without gaps, each linking to the one before.
-        linked: The writer stored the record before ``entries[0]`` itself, so it need not be read back.
+        stream: The stream.
+        after_seq: The last record of the stream the writer knows (0: none).
+        after_hash: That record's hash ("" for none).
+        entries: The records' contents, in order.
+        linked: The writer stored record ``after_seq`` itself, so it need not be read back.
     """
 
+    stream: str = Field(min_length=1, max_length=400, pattern=r"^\S+$")
+    after_seq: int = Field(ge=0, le=MAX_SEQ)
+    after_hash: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
     entries: list[AuditEntry] = Field(min_length=1, max_length=500)
     linked: bool = False
+
+
+def same_event(stored: AuditEntry, entry: AuditEntry) -> bool:
+    """The stored record says what the entry says, perhaps at another ``at`` (the same step, run again)."""
+    keys = ("stream", "seq", "actor", "action", "subject", "input_hash", "result", "prev_hash")
+    return all(getattr(stored, k) == getattr(entry, k) for k in keys)
 
 
 class HeadQuery(BaseModel):

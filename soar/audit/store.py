@@ -14,7 +14,7 @@ from typing import Any
 from elasticsearch import ApiError, ConflictError, NotFoundError
 from pydantic import ValidationError
 
-from soar.audit.models import AuditRecord, StreamHead, doc_id
+from soar.audit.models import AuditBatch, AuditRecord, StreamHead, doc_id, same_event
 from soar.engines.search import SearchClient, search_error
 from soar.errors import AuditError, SearchError
 
@@ -131,15 +131,67 @@ async def create_record(client: SearchClient, namespace: str, record: AuditRecor
     )
 
 
-async def create_records(client: SearchClient, namespace: str, records: list[AuditRecord]) -> bool:
-    """Write consecutive records of one stream in one bulk request; True if any was written now.
+async def place_chain(
+    client: SearchClient, namespace: str, batch: AuditBatch
+) -> tuple[list[AuditRecord], bool]:
+    """Chain the batch's entries onto its stream after ``batch.after_seq`` in one bulk request.
 
-    A place already holding the identical record (a retried activity) is fine.
+    A place holding the same event (see :func:`~soar.audit.models.same_event`) is taken as written.
+
+    Returns:
+        The records as stored, and whether any was written now.
 
     Raises:
-        AuditError: a different record already holds one of the places.
-        SearchError: the search engine failed.
+        AuditError: a place holds a different record, or record ``after_seq`` is not the one the batch names.
+        SearchError: the search engine failed, or another attempt wrote a place between read and write (a
+            retry reads again).
     """
+    first = batch.after_seq + 1
+    seqs = range(
+        first if batch.linked or batch.after_seq == 0 else batch.after_seq, first + len(batch.entries)
+    )
+    stored = await _get_records(client, namespace, batch.stream, list(seqs))
+    if not batch.linked and batch.after_seq:
+        before = stored.get(batch.after_seq)
+        if before is None or before.hash != batch.after_hash:
+            found = "missing" if before is None else "a different record"
+            raise AuditError(
+                f"{batch.stream}: record {batch.after_seq} is {found}; cannot chain record {first}"
+            )
+    records, fresh, prev = [], [], batch.after_hash
+    for seq, entry in enumerate(batch.entries, start=first):
+        placed = entry.model_copy(update={"stream": batch.stream, "seq": seq, "prev_hash": prev})
+        held = stored.get(seq)
+        if held is not None and not same_event(held, placed):
+            raise AuditError(
+                f"{doc_id(batch.stream, seq)}: a different audit record already holds this place (another "
+                "writer on the stream)"
+            )
+        record = held or placed.sealed()
+        if held is None:
+            fresh.append(record)
+        records.append(record)
+        prev = record.hash
+    if fresh:
+        await _create_all(client, namespace, fresh)
+    return records, bool(fresh)
+
+
+async def _get_records(
+    client: SearchClient, namespace: str, stream: str, seqs: list[int]
+) -> dict[int, AuditRecord]:
+    """The stream's records at these places that exist (real-time gets)."""
+    try:
+        response = await client.es.mget(index=audit_index(namespace), ids=[doc_id(stream, q) for q in seqs])
+    except NotFoundError:
+        return {}
+    except ApiError as exc:
+        raise search_error(exc, f"reading audit records of {stream}") from None
+    found = [parse_record(doc["_source"], doc["_id"]) for doc in response["docs"] if doc.get("found")]
+    return {record.seq: record for record in found}
+
+
+async def _create_all(client: SearchClient, namespace: str, records: list[AuditRecord]) -> None:
     operations: list[dict[str, Any]] = []
     for record in records:
         operations += [{"create": {"_id": record.doc_id}}, record.model_dump(mode="json")]
@@ -149,23 +201,14 @@ async def create_records(client: SearchClient, namespace: str, records: list[Aud
         )
     except ApiError as exc:
         raise search_error(exc, f"writing audit records of {records[0].stream}") from None
-    created = False
     for record, item in zip(records, response["items"], strict=True):
         outcome = item["create"]
         status = int(outcome.get("status", 500))
-        if status < 300:
-            created = True
-        elif status == 409:
-            stored = await get_record(client, namespace, record.stream, record.seq)
-            if stored is None or stored.hash != record.hash:
-                raise AuditError(
-                    f"{record.doc_id}: a different audit record already holds this place (another writer on "
-                    "the stream)"
-                )
-        else:
+        if status == 409:
+            raise SearchError(f"{record.doc_id}: written by another attempt meanwhile; read again")
+        if status >= 300:
             reason = (outcome.get("error") or {}).get("reason", f"status {status}")
             raise SearchError(f"writing audit record {record.doc_id}: {reason}")
-    return created
 
 
 async def latest_record(client: SearchClient, namespace: str, stream: str) -> AuditRecord | None:

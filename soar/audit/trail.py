@@ -5,9 +5,9 @@ A playbook holds one :class:`AuditTrail` for its execution (stream = workflow id
 (``workflow.now()``), ``prev_hash`` and the hash itself, so a replay or a retried activity writes the
 byte-identical record, which the activity recognises instead of writing twice.
 
-Records go out as a local activity, several at once when a step defers its record to the next one
-(``defer=True``): a record kept in the workflow's state is as durable as the history it replays from, and
-one write per step instead of one per record is what lets a thousand playbooks run at once. Histories
+Records go out several at once when a step defers its record to the next one (``defer=True``): a record
+kept in the workflow's state is as durable as the history it replays from, and one write per step instead
+of one per record is what lets a thousand playbooks run at once. Histories
 recorded before that change (an activity per record, the stream head always read) replay unchanged.
 """
 
@@ -41,8 +41,8 @@ RETRY = RetryPolicy(
     non_retryable_error_types=["AuditError"],
 )
 TIMEOUT = timedelta(seconds=30)
-# Workflows started before batched local appends keep their one-activity-per-record history.
-BATCHED = "audit-batched-local"
+# Workflows started before batched appends keep their one-activity-per-record history.
+BATCHED = "audit-batched"
 
 
 class AuditTrail:
@@ -51,11 +51,10 @@ class AuditTrail:
     Args:
         state: Where the trail stands: ``TrailState(stream=...)`` for a new one, or what :meth:`state`
             returned before a continue-as-new.
-        task_queue: The queue of the workers running the audit activities (default: this worker, as local
-            activities).
+        task_queue: The queue of the workers running the audit activities (default: the workflow's own).
         new_stream: The workflow's id is never reused (``REJECT_DUPLICATE``), so its stream starts empty
             and its stored head need not be read.
-        batched: Whether records go out batched as local activities; None asks the workflow's history
+        batched: Whether records go out batched, the head read only for reused ids; None asks the history
             (``workflow.patched``). A playbook that already branches on a patch of its own passes it here.
     """
 
@@ -139,9 +138,9 @@ class AuditTrail:
         if not self._state.opened:
             async with self._lock:
                 await self._open()
-        entry = self._next(actor, action, subject, input, result)
-        # The chain moves on at once, so records of concurrent handlers take the next places in turn.
-        self._state = self._state.model_copy(update={"seq": entry.seq, "head": entry.compute_hash()})
+        # Its place and link are fixed when it is written (see AuditBatch): a retried workflow task
+        # writes the same records at another workflow.now(), and the activity takes the stored ones.
+        entry = self._next(actor, action, subject, input, result, behind=len(self._pending))
         self._pending.append(entry)
         return None if defer else await self.flush()
 
@@ -150,24 +149,32 @@ class AuditTrail:
         async with self._lock:
             if not self._pending:
                 return self._last
-            batch, self._pending = AuditBatch(entries=self._pending, linked=self._linked), []
-            self._last = await self._write(APPEND_BATCH, batch)
+            state, entries, self._pending = self._state, self._pending, []
+            batch = AuditBatch(
+                stream=state.stream,
+                after_seq=state.seq,
+                after_hash=state.head,
+                entries=entries,
+                linked=self._linked,
+            )
+            receipt: AuditReceipt = await self._write(APPEND_BATCH, batch)
+            self._last = receipt
+            self._state = state.model_copy(update={"seq": receipt.seq, "head": receipt.hash})
             self._linked = True
-            return self._last
+            return receipt
 
     async def _write(self, activity: str, arg: AuditBatch | AuditEntry | HeadQuery) -> Any:
+        # An activity, never a local one: its input enters the history before it runs, so the records
+        # written are the ones the workflow goes on from. A local activity's workflow task can time out
+        # after the write and run again with a later workflow.now() and new signals: other records.
         result_type = StreamHead if isinstance(arg, HeadQuery) else AuditReceipt
-        if self._task_queue is not None or not self._batched:
-            return await workflow.execute_activity(
-                activity,
-                arg,
-                result_type=result_type,
-                task_queue=self._task_queue,
-                start_to_close_timeout=TIMEOUT,
-                retry_policy=RETRY,
-            )
-        return await workflow.execute_local_activity(
-            activity, arg, result_type=result_type, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+        return await workflow.execute_activity(
+            activity,
+            arg,
+            result_type=result_type,
+            task_queue=self._task_queue,
+            start_to_close_timeout=TIMEOUT,
+            retry_policy=RETRY,
         )
 
     async def _record_one(
@@ -183,19 +190,25 @@ class AuditTrail:
             return receipt
 
     def _next(
-        self, actor: str, action: str, subject: str, input: Any, result: dict[str, Any] | None
+        self,
+        actor: str,
+        action: str,
+        subject: str,
+        input: Any,
+        result: dict[str, Any] | None,
+        behind: int = 0,
     ) -> AuditEntry:
-        """The record following the chain's current head."""
+        """The record following the chain's current head (and ``behind`` records waiting to be written)."""
         return AuditEntry(
             stream=self._state.stream,
-            seq=self._state.seq + 1,
+            seq=self._state.seq + behind + 1,
             at=workflow.now(),
             actor=actor,
             action=action,
             subject=subject,
             input_hash=input_hash(input),
             result=result or {},
-            prev_hash=self._state.head,
+            prev_hash="" if behind else self._state.head,
         )
 
     async def _open(self) -> None:

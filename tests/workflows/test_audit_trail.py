@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio import activity, workflow
 
@@ -13,6 +13,7 @@ with workflow.unsafe.imports_passed_through():
     import pytest
     from pydantic import BaseModel
     from temporalio.client import WorkflowHandle
+    from temporalio.exceptions import ApplicationError
     from temporalio.testing import WorkflowEnvironment
     from temporalio.worker import Replayer, Worker
 
@@ -171,3 +172,56 @@ async def test_a_reused_workflow_id_continues_its_stream(
         "step-1",
     ]
     assert (await verify(search, NS)).ok
+
+
+def _entries(stream: str, at: datetime, actions: list[str]) -> list[AuditEntry]:
+    return [
+        AuditEntry(stream=stream, seq=i + 1, at=at, actor="soar:test", action=a, subject="s", result={"i": i})
+        for i, a in enumerate(actions)
+    ]
+
+
+async def test_a_retried_workflow_task_finds_its_records_written(search: SearchClient) -> None:
+    # A workflow task that ran its local activities, timed out and ran them again: same records, later ``at``.
+    activities, stream = AuditActivities(search, NS), f"alert-{uuid.uuid4().hex}"
+    first_at = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    actions = ["alert.triaged", "alert.grouped"]
+    first = await activities.append_batch(
+        AuditBatch(stream=stream, after_seq=0, entries=_entries(stream, first_at, actions))
+    )
+    again = await activities.append_batch(
+        AuditBatch(
+            stream=stream, after_seq=0, entries=_entries(stream, first_at + timedelta(seconds=12), actions)
+        )
+    )
+    assert (first.seq, first.created) == (2, True)
+    assert (again.seq, again.hash, again.created) == (2, first.hash, False)
+    records = await _records(search, stream)
+    assert [r.at for r in records] == [first_at, first_at]  # the records of the first attempt stand
+    # Something else at a taken place is another writer: refused, never chained over.
+    with pytest.raises(ApplicationError, match="a different audit record already holds"):
+        await activities.append_batch(
+            AuditBatch(stream=stream, after_seq=0, entries=_entries(stream, first_at, ["action.applied"]))
+        )
+    # A batch that names the wrong last record is refused too.
+    with pytest.raises(ApplicationError, match="record 2 is a different record"):
+        await activities.append_batch(
+            AuditBatch(
+                stream=stream,
+                after_seq=2,
+                after_hash="0" * 64,
+                entries=_entries(stream, first_at, ["action.applied"]),
+            )
+        )
+    third = await activities.append_batch(
+        AuditBatch(
+            stream=stream,
+            after_seq=2,
+            after_hash=first.hash,
+            entries=_entries(stream, first_at, ["action.applied"]),
+        )
+    )
+    assert third.seq == 3
+    report = await verify(search, NS, stream=stream)
+    assert report.ok, report.broken
+    assert report.records == 3

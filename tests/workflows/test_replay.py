@@ -1,6 +1,8 @@
 """Replay of stored playbook histories: a change that makes a running workflow non-deterministic fails here.
 
-Regenerate after a deliberate, versioned change (``workflow.patched``) with
+Histories named ``*-before-local-calls`` were recorded before the playbooks batched their audit records and
+made their short calls as local activities; they replay through ``workflow.patched``. Record new ones after a
+deliberate, versioned change with
 ``REGENERATE_HISTORIES=1 pytest tests/workflows/test_containment.py tests/workflows/test_triage.py``.
 """
 
