@@ -120,7 +120,13 @@ async def test_notify_activity(responders: Responders, webhook: FakeWebhook) -> 
 
 def test_activity_names_for_workers(responders: Responders) -> None:
     names = [getattr(f, "__temporal_activity_definition").name for f in response_activities(responders)]
-    assert names == ["containment.apply", "containment.revert", "response.identity", "response.notify"]
+    assert names == [
+        "containment.apply",
+        "containment.revert",
+        "response.identity",
+        "containment.propose",
+        "response.notify",
+    ]
 
 
 async def test_answer_lost_after_the_change_then_retry_keeps_exactly_one_change(
