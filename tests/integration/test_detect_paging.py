@@ -73,7 +73,9 @@ def _spec(
 
 async def _alerted(search: SearchClient) -> dict[str, int]:
     await search.es.indices.refresh(index=alerts_index("default"))
-    response = await search.es.search(index=alerts_index("default"), size=1000, source=["soar.alert.source"])
+    response = await search.es.search(
+        index=alerts_index("default"), size=1000, source_includes=["soar.alert.source"]
+    )
     ids = [h["_source"]["soar"]["alert"]["source"]["id"] for h in response["hits"]["hits"]]
     return {i: ids.count(i) for i in ids}
 
