@@ -213,9 +213,8 @@ class AuditBatch(BaseModel):
     """Input of the ``audit.append_batch`` activity: records to chain onto a stream after a known record.
 
     The activity places them: entry ``i`` becomes record ``after_seq + i + 1``, linked to the one before,
-    whatever seq and prev_hash the entries carry. A place already holding the same record written a moment
-    earlier (a workflow task that ran its local activities, then timed out and ran them again with a later
-    ``workflow.now()``) is taken as that record, so a retried task never breaks the chain.
+    whatever seq and prev_hash the entries carry. A place already holding the same record (an earlier
+    attempt of the same activity, or the same step written at another ``at``) is taken as that record.
 
     Attributes:
         stream: The stream.

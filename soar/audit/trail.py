@@ -138,8 +138,8 @@ class AuditTrail:
         if not self._state.opened:
             async with self._lock:
                 await self._open()
-        # Its place and link are fixed when it is written (see AuditBatch): a retried workflow task
-        # writes the same records at another workflow.now(), and the activity takes the stored ones.
+        # Its place and link are fixed when its batch is written (see AuditBatch), after the head the last
+        # batch returned: records noted while a batch is being written take the places after it.
         entry = self._next(actor, action, subject, input, result, behind=len(self._pending))
         self._pending.append(entry)
         return None if defer else await self.flush()
