@@ -63,14 +63,20 @@ FIELDS = tuple(
 )
 _KNOWN = frozenset(FIELDS)
 _INTEGERS = 5
+_START = FIELDS.index("start_time")
 _MAX_INT = 10**12  # as envoy._MAX_INT
-_TEXT = frozenset([str, type(None)])
-_ABSENT = ("-", "")
-_PLANS: dict[tuple[str, ...], Any] = {}  # key order -> itemgetter of FIELDS (None: not a usual line)
+_NONE = type(None)
+# The types a line's counts may have (text: "-" or "" is absent, other text goes the general way).
+_COUNTS = frozenset([int, str, _NONE])
+_TEXT = frozenset([str, _NONE])
+_ABSENT = {"-": None, "": None}.get  # "-" and "" are absent, as null is; any other value is kept
+# Line shape (its keys in order, then its values' types) -> itemgetter of FIELDS (None: not a usual line).
+_PLANS: dict[tuple[Any, ...], Any] = {}
 _MAX_PLANS = 256
 _UNPLANNED = object()
 _RBAC_DENIED = re.compile(r"rbac_access_denied_matched_policy\[(.*)\]\Z")
 _DIRECTIONS = {"inbound": "ingress", "outbound": "egress"}
+_PROTOCOLS: dict[str, str] = {}  # HTTP/1.1 -> http: network.protocol of each protocol met
 
 
 def fast_json(obj: dict[str, Any], raw: str) -> dict[str, Any] | None:
@@ -79,42 +85,46 @@ def fast_json(obj: dict[str, Any], raw: str) -> dict[str, Any] | None:
     Raises:
         NormalisationError: ``start_time`` is not a time, as the general path says it.
     """
-    keys = tuple(obj)  # a producer writes its keys in one order: the plan for that order is made once
-    plan = _PLANS.get(keys, _UNPLANNED)
+    # A producer writes its keys in one order and its values with the same types: the plan for that
+    # shape (which also says whether every value has a usual type) is made once.
+    shape = (*obj, *map(type, obj.values()))
+    plan = _PLANS.get(shape, _UNPLANNED)
     if plan is _UNPLANNED:
-        plan = _plan(keys)
-    if plan is None:  # a key soar does not know
+        plan = _plan(obj, shape)
+    if plan is None:  # a key soar does not know, or a value of another type
         return None
-    values = list(plan((*obj.values(), None)))  # FIELDS' values; None for those the line lacks
-    for marker in _ABSENT:  # "-" and "" are absent, as null is
-        start = 0
-        try:
-            while True:
-                start = values.index(marker, start)
-                values[start] = None
-        except ValueError:
-            pass
+    picked = plan((*obj.values(), None))  # FIELDS' values; None for those the line lacks
+    values = [*map(_ABSENT, picked, picked)]
     for number in values[:_INTEGERS]:
         if number is not None and (type(number) is not int or not 0 <= number < _MAX_INT):
             return None
-    if not {*map(type, values[_INTEGERS:])} <= _TEXT or values[20] is None:  # text, and a start time
+    if values[_START] is None:
         return None
     return _document(values, raw)
 
 
-def _plan(keys: tuple[str, ...]) -> Any:
-    """What picks FIELDS' values out of the values of a line with these keys in this order.
+def _plan(obj: dict[str, Any], shape: tuple[Any, ...]) -> Any:
+    """What picks FIELDS' values out of the values of a line of this shape, or None for an unusual shape.
 
     The line's values are followed by a None, which stands for the fields it lacks. None if a key is not
-    one of FIELDS.
+    one of FIELDS, a count is neither an integer nor text (text: absent, or the general way), another
+    field is neither text nor null, or there is no start time.
     """
+    keys = tuple(obj)
     plan = None
     if _KNOWN.issuperset(keys):
         where = dict(zip(keys, range(len(keys)), strict=True))
         plan = itemgetter(*[where.get(name, len(keys)) for name in FIELDS])
+        kinds = list(map(type, plan((*obj.values(), None))))
+        if not (
+            _COUNTS.issuperset(kinds[:_INTEGERS])
+            and _TEXT.issuperset(kinds[_INTEGERS:])
+            and kinds[_START] is str
+        ):
+            plan = None
     if len(_PLANS) >= _MAX_PLANS:
         _PLANS.clear()
-    _PLANS[keys] = plan
+    _PLANS[shape] = plan
     return plan
 
 
@@ -154,7 +164,8 @@ def _document(values: list[Any], raw: str) -> dict[str, Any]:
     doc: dict[str, Any] = {"@timestamp": stamp, "event": event, "envoy": envoy}
     domain = _add_http(doc, values, code, method)
     _add_network(doc, values, envoy, domain)
-    _add_tls(doc, values)
+    if values[27] or values[25] or values[26]:  # a TLS version or a peer or local SPIFFE id
+        _add_tls(doc, values)
     return doc
 
 
@@ -175,15 +186,32 @@ def _envoy(
         envoy["requested_server_name"] = values[18]
     if cluster and "|" in cluster:
         envoy["direction"] = cluster.partition("|")[0]
-    upstream = _upstream(values, cluster)
+    upstream = {} if values[13] is None else {"host": values[13]}
+    if cluster is not None:
+        upstream["cluster"] = cluster
+    if values[15] is not None:
+        upstream["local_address"] = values[15]
+    if values[8] is not None:
+        upstream["transport_failure_reason"] = values[8]
+    if values[4] is not None:
+        upstream["service_time"] = values[4]
     if upstream:
         envoy["upstream"] = upstream
-    rbac = _rbac(values[30], values[31], details)
-    if rbac:
-        envoy["rbac"] = rbac
-    mtls = _mtls(values[29], values[25], values[26])
-    if mtls:
-        envoy["mtls"] = mtls
+    result = None
+    if values[30] is not None or values[31] is not None or (details and details.startswith("rbac_access")):
+        rbac = _rbac(values[30], values[31], details)
+        if rbac:
+            envoy["rbac"] = rbac
+            result = rbac.get("result")
+    if values[29] is not None or values[25] is not None or values[26] is not None:
+        envoy["mtls"] = _mtls(values[29], values[25], values[26])
+    _peers(envoy, values)
+    envoy["format"] = "json"
+    return envoy, result
+
+
+def _peers(envoy: dict[str, Any], values: list[Any]) -> None:
+    """``envoy.source`` and ``envoy.destination``: the Istio workloads on either side."""
     peers = {} if values[32] is None else {"workload": values[32]}
     if values[33] is not None:
         peers["namespace"] = values[33]
@@ -196,21 +224,6 @@ def _envoy(
         peers["service"] = values[36]
     if peers:
         envoy["destination"] = peers
-    envoy["format"] = "json"
-    return envoy, rbac.get("result")
-
-
-def _upstream(values: list[Any], cluster: str | None) -> dict[str, Any]:
-    upstream = {} if values[13] is None else {"host": values[13]}
-    if cluster is not None:
-        upstream["cluster"] = cluster
-    if values[15] is not None:
-        upstream["local_address"] = values[15]
-    if values[8] is not None:
-        upstream["transport_failure_reason"] = values[8]
-    if values[4] is not None:
-        upstream["service_time"] = values[4]
-    return upstream
 
 
 def _rbac(policy: str | None, result: str | None, details: str | None) -> dict[str, Any]:
@@ -259,7 +272,12 @@ def _add_http(doc: dict[str, Any], values: list[Any], code: int | None, method: 
     if service is not None:
         doc["service"] = {"name": service}
     if protocol:
-        doc["network"] = {"protocol": protocol.partition("/")[0].lower()}
+        name = _PROTOCOLS.get(protocol)
+        if name is None:
+            name = _PROTOCOLS[protocol] = protocol.partition("/")[0].lower()
+            if len(_PROTOCOLS) > _MAX_PLANS:  # bounded, as the plans are
+                _PROTOCOLS.clear()
+        doc["network"] = {"protocol": name}
     return domain
 
 
@@ -356,8 +374,6 @@ def _add_network(doc: dict[str, Any], values: list[Any], envoy: dict[str, Any], 
 
 def _add_tls(doc: dict[str, Any], values: list[Any]) -> None:
     version, peer, local = values[27], values[25], values[26]
-    if not (version or peer or local):
-        return
     protocol, _, number = (version or "").upper().partition("V")
     tls: dict[str, Any] = {"established": True}
     if number:

@@ -9,11 +9,11 @@ from typing import Any
 from soar.errors import NormalisationError
 from soar.telemetry.normalisers._util import (
     as_str,
-    dedupe,
     event_time,
     ip_or_none,
     mark_time_ingested,
     parse_json_object,
+    timestamp,
     typed,
 )
 from soar.telemetry.sources import SOURCES, Source
@@ -59,6 +59,7 @@ _PREFIXES = sorted(_CATEGORIES, key=len, reverse=True)
 _FREE_FORM = frozenset({"target", "debugData", "ipChain", "geolocation"})
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _SNAKE_NAMES: dict[str, str] = {}  # camelCase -> snake_case, filled as keys are met
+_NUMBERS = (int, float)  # JSON numbers (a bool is not one)
 
 
 def normalise(raw: str) -> dict[str, Any]:
@@ -76,15 +77,22 @@ def normalise(raw: str) -> dict[str, Any]:
     """
     ev = parse_json_object(raw)
     get = ev.get
-    event_type = get("eventType")
-    if event_type is not None and type(event_type) is not str:
-        event_type = typed(ev, "eventType", str)
-    if not event_type and not isinstance(get("actor"), dict):  # trimmed events keep at least one
+    event_type, actor, published = get("eventType"), get("actor"), get("published")
+    if type(event_type) is not str:
+        event_type = _event_type(ev)
+    if not event_type and type(actor) is not dict:  # trimmed events keep at least one
         raise NormalisationError(
             "neither an eventType nor an actor: not a System Log event", field="eventType"
         )
-    stamp, ingested = event_time(get("published"), "published", ev)
-    actor, client = _object(ev, "actor"), _object(ev, "client")
+    if type(published) is str and published[:1].isdigit():  # the usual RFC 3339 time
+        stamp, ingested = timestamp(published, "published"), False
+    else:
+        stamp, ingested = event_time(published, "published", ev)
+    client = get("client")
+    if type(actor) is not dict:
+        actor = _object(ev, "actor")
+    if type(client) is not dict:
+        client = _object(ev, "client")
     found = get("target")
     if found is not None and type(found) is not list:
         found = typed(ev, "target", list)
@@ -93,28 +101,47 @@ def normalise(raw: str) -> dict[str, Any]:
     message = get("displayMessage")
     if message is not None:
         doc["message"] = message if type(message) is str else typed(ev, "displayMessage", str)
+    _add_ecs(doc, ev, actor, client, targets)
+    if ingested:
+        mark_time_ingested(doc)
+    return doc
+
+
+def _event_type(ev: dict[str, Any]) -> str | None:
+    """``eventType`` when it is not a string: None when absent; anything else is an error."""
+    return typed(ev, "eventType", str)  # type: ignore[no-any-return]  # None or raises
+
+
+def _add_ecs(
+    doc: dict[str, Any],
+    ev: dict[str, Any],
+    actor: dict[str, Any],
+    client: dict[str, Any],
+    targets: list[dict[str, Any]],
+) -> None:
+    """``user``, ``source``, ``user_agent``, ``transaction``, ``http``, ``related`` and ``okta``."""
     user = _user(actor, targets)
     if user:
         doc["user"] = user
-    source = _source(client)
+    native_ip = client.get("ipAddress")
+    ip = ip_or_none(native_ip)
+    source = _source(client, ip)
     if source:
         doc["source"] = source
     agent = _user_agent(client)
     if agent:
         doc["user_agent"] = agent
-    transaction = as_str(_object(ev, "transaction").get("id"))
+    transaction = ev.get("transaction")
+    transaction = as_str((transaction if type(transaction) is dict else _object(ev, "transaction")).get("id"))
     if transaction is not None:
         doc["transaction"] = {"id": transaction}
     request_id = as_str(_debug(ev).get("requestId"))
     if request_id is not None:
         doc["http"] = {"request": {"id": request_id}}
-    related = _related(ev, actor, client, targets)
+    related = _related(ev, actor, ip, targets)
     if related:
         doc["related"] = related
-    doc["okta"] = _namespace(ev)
-    if ingested:
-        mark_time_ingested(doc)
-    return doc
+    doc["okta"] = _namespace(ev, native_ip, ip)
 
 
 def _object(obj: dict[str, Any], key: str, field: str | None = None) -> dict[str, Any]:
@@ -123,11 +150,6 @@ def _object(obj: dict[str, Any], key: str, field: str | None = None) -> dict[str
     if type(value) is dict:
         return value
     return typed(obj, key, dict, field) or {}
-
-
-def _put(doc: dict[str, Any], key: str, value: dict[str, Any]) -> None:
-    if value:
-        doc[key] = value
 
 
 @lru_cache(maxsize=1024)
@@ -139,9 +161,12 @@ def _classify(event_type: str | None) -> tuple[list[str], list[str]]:
 
 
 def _event(ev: dict[str, Any], event_type: str | None, raw: str) -> dict[str, Any]:
-    outcome = _object(ev, "outcome")
-    result = outcome.get("result")
-    result = result if type(result) is str else as_str(result)
+    outcome = ev.get("outcome")
+    if type(outcome) is not dict:
+        outcome = _object(ev, "outcome")
+    result, reason, uuid = outcome.get("result"), outcome.get("reason"), ev.get("uuid")
+    if type(result) is not str or type(uuid) is not str or (reason is not None and type(reason) is not str):
+        result, reason, uuid = as_str(result), as_str(reason), as_str(uuid)
     category, types = _classify(event_type)
     severity = ev.get("severity")
     event: dict[str, Any] = {
@@ -154,26 +179,26 @@ def _event(ev: dict[str, Any], event_type: str | None, raw: str) -> dict[str, An
     if event_type is not None:
         event["action"] = event_type
     event["outcome"] = _OUTCOMES.get(result or "") or _OUTCOMES.get((result or "").upper(), "unknown")
-    reason, uuid = as_str(outcome.get("reason")), ev.get("uuid")
     if reason is not None:
         event["reason"] = reason
-    uuid = uuid if type(uuid) is str else as_str(uuid)
     if uuid is not None:
         event["id"] = uuid
-    if isinstance(severity, str) and (level := SEVERITY.get(severity)) is not None:
+    if type(severity) is str and (level := SEVERITY.get(severity)) is not None:
         event["severity"] = level
     event["original"] = raw
     return event
 
 
-def _namespace(ev: dict[str, Any]) -> dict[str, Any]:
+def _namespace(ev: dict[str, Any], native_ip: Any, ip: str | None) -> dict[str, Any]:
+    """``okta.*``: the native event in snake_case; ``ip`` is ``ip_or_none(native_ip)``, already known."""
     out = _snake_tree(ev)
     client = out.get("client")
-    if isinstance(client, dict) and "ip_address" in client:
+    if type(client) is dict and "ip_address" in client:
         # Elastic's okta.client.ip, an ip field: anything else stays in event.original only.
-        client["ip"] = ip_or_none(client.pop("ip_address"))
+        value = client.pop("ip_address")
+        client["ip"] = ip if value is native_ip else ip_or_none(value)
     debug = out.get("debug_context")
-    if isinstance(debug, dict) and not isinstance(debug.get("debug_data", {}), dict):
+    if type(debug) is dict and type(debug.get("debug_data", debug)) is not dict:
         del debug[
             "debug_data"
         ]  # "" or another scalar would break the flattened mapping; event.original has it
@@ -190,8 +215,10 @@ def _snake_tree(value: dict[str, Any]) -> dict[str, Any]:
             item = _snake_tree(item)
             if not item:
                 continue
-        name = names.get(key)
-        out[_snake(key) if name is None else name] = item
+        try:  # a known key: one subscript and no test (keys are a small vocabulary)
+            out[names[key]] = item
+        except KeyError:
+            out[_snake(key)] = item
     return out
 
 
@@ -203,17 +230,19 @@ def _snake(key: str) -> str:
 
 
 def _debug(ev: dict[str, Any]) -> dict[str, Any]:
-    data = (typed(ev, "debugContext", dict) or {}).get("debugData")
-    return data if isinstance(data, dict) else {}
+    context = ev.get("debugContext")
+    if type(context) is not dict:
+        context = typed(ev, "debugContext", dict) or {}
+    data = context.get("debugData")
+    return data if type(data) is dict else {}
 
 
 def _user(actor: dict[str, Any], targets: list[dict[str, Any]]) -> dict[str, Any]:
-    alternate = as_str(actor.get("alternateId"))
-    target = _first(targets, "User")
-    target_alt = as_str(target.get("alternateId"))
-    group = _first(targets, "UserGroup")
-    user = _person(alternate, as_str(actor.get("id")), as_str(actor.get("displayName")))
-    about = _person(target_alt, as_str(target.get("id")), as_str(target.get("displayName")))
+    user = _person(actor)
+    if not targets:
+        return user
+    about, group = _first(targets, "User"), _first(targets, "UserGroup")
+    about = _person(about) if about else {}
     if group:
         group_name, group_id = as_str(group.get("displayName")), as_str(group.get("id"))
         about_group = {} if group_name is None else {"name": group_name}
@@ -233,8 +262,11 @@ def _first(targets: list[dict[str, Any]], kind: str) -> dict[str, Any]:
     return {}
 
 
-def _person(name: str | None, id_: str | None, full_name: str | None) -> dict[str, Any]:
-    """``present(name=, id=, full_name=, email=)``, the email being the name when it has an ``@``."""
+def _person(who: dict[str, Any]) -> dict[str, Any]:
+    """``user.*`` of an actor or target: name, id, full name, and the name as email when it has an ``@``."""
+    name, id_, full_name = who.get("alternateId"), who.get("id"), who.get("displayName")
+    if type(name) is not str or type(id_) is not str or type(full_name) is not str:
+        name, id_, full_name = as_str(name), as_str(id_), as_str(full_name)
     person: dict[str, Any] = {} if name is None else {"name": name}
     if id_ is not None:
         person["id"] = id_
@@ -245,25 +277,21 @@ def _person(name: str | None, id_: str | None, full_name: str | None) -> dict[st
     return person
 
 
-def _source(client: dict[str, Any]) -> dict[str, Any]:
+def _source(client: dict[str, Any], ip: str | None) -> dict[str, Any]:
     geo = client.get("geographicalContext")
     if type(geo) is not dict:
         geo = typed(client, "geographicalContext", dict, "client.geographicalContext") or {}
     point = geo.get("geolocation")
     location = None
-    if isinstance(point, dict):
+    if type(point) is dict:
         lat: Any = point.get("lat")
         lon: Any = point.get("lon")
-        if (
-            type(lat) in (int, float)
-            and type(lon) in (int, float)
-            and -90 <= lat <= 90
-            and -180 <= lon <= 180
-        ):
+        if type(lat) in _NUMBERS and type(lon) in _NUMBERS and -90 <= lat <= 90 and -180 <= lon <= 180:
             location = {"lat": lat, "lon": lon}
-    ip = ip_or_none(client.get("ipAddress"))
     source: dict[str, Any] = {} if ip is None else {"ip": ip}
-    city, country, state = as_str(geo.get("city")), as_str(geo.get("country")), as_str(geo.get("state"))
+    city, country, state = geo.get("city"), geo.get("country"), geo.get("state")
+    if type(city) is not str or type(country) is not str or type(state) is not str:
+        city, country, state = as_str(city), as_str(country), as_str(state)
     place: dict[str, Any] = {} if city is None else {"city_name": city}
     if country is not None:
         place["country_name"] = country
@@ -280,8 +308,20 @@ def _user_agent(client: dict[str, Any]) -> dict[str, Any]:
     agent = client.get("userAgent")
     if type(agent) is not dict:
         agent = typed(client, "userAgent", dict, "client.userAgent") or {}
-    browser, original = as_str(agent.get("browser")), as_str(agent.get("rawUserAgent"))
-    agent_os, device = as_str(agent.get("os")), as_str(client.get("device"))
+    browser, original = agent.get("browser"), agent.get("rawUserAgent")
+    agent_os, device = agent.get("os"), client.get("device")
+    if (
+        type(browser) is not str
+        or type(original) is not str
+        or type(agent_os) is not str
+        or type(device) is not str
+    ):
+        browser, original, agent_os, device = (
+            as_str(browser),
+            as_str(original),
+            as_str(agent_os),
+            as_str(device),
+        )
     out: dict[str, Any] = {} if original is None else {"original": original}
     if browser and browser != "UNKNOWN":
         out["name"] = browser
@@ -293,23 +333,27 @@ def _user_agent(client: dict[str, Any]) -> dict[str, Any]:
 
 
 def _related(
-    ev: dict[str, Any], actor: dict[str, Any], client: dict[str, Any], targets: list[dict[str, Any]]
+    ev: dict[str, Any], actor: dict[str, Any], ip: str | None, targets: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    request = _object(ev, "request")
+    """``related.ip`` and ``related.user``: unique non-empty values in first-seen order."""
+    request = ev.get("request")
+    if type(request) is not dict:
+        request = _object(ev, "request")
     chain = request.get("ipChain")
     if chain is not None and type(chain) is not list:
         chain = typed(request, "ipChain", list, "request.ipChain")
-    ips = [ip_or_none(client.get("ipAddress"))]
+    ips = [] if ip is None else [ip]
     for hop in chain or ():  # loops, not comprehensions: each of those is a call of its own before 3.12
-        if isinstance(hop, dict):
-            ips.append(ip_or_none(hop.get("ip")))
-    users = [actor.get("alternateId")]
+        if type(hop) is dict and (found := ip_or_none(hop.get("ip"))) is not None and found not in ips:
+            ips.append(found)  # canonical addresses: never empty
+    name = actor.get("alternateId")
+    users = [name] if type(name) is str and name else []
     for target in targets:
         if target.get("type") == "User":
-            users.append(target.get("alternateId"))
-    related: dict[str, Any] = {}
-    if found := dedupe(ips):
-        related["ip"] = found
-    if found := dedupe(users):
-        related["user"] = found
+            name = target.get("alternateId")
+            if type(name) is str and name and name not in users:
+                users.append(name)
+    related: dict[str, Any] = {"ip": ips} if ips else {}
+    if users:
+        related["user"] = users
     return related
