@@ -77,6 +77,11 @@ class TemporalSettings(BaseModel):
     client_key: Path | None = None
     server_name: str | None = None
     api_key: SecretStr | None = None
+    # Temporal's sandbox re-imports a playbook's module for every workflow run and proxies its globals: the
+    # response bench measured it at about twice the worker's CPU per triage. The playbooks are deterministic
+    # by review and CI runs them sandboxed (tests/workflows) and replays stored histories, so a worker runs
+    # them unsandboxed unless this asks for the sandbox.
+    sandbox: bool = False
 
     @property
     def configured(self) -> bool:

@@ -47,6 +47,7 @@ from soar.connectors.responders import Responders
 from soar.detect.activities import DetectActivities
 from soar.detect.sweep import SweepWorkflow
 from soar.engines.search import SearchClient
+from soar.engines.workflow import workflow_runner
 from soar.response.catalogue import Catalogue, load_catalogue
 from soar.response.policy import ResponseFile, load_response_file
 from soar.rules.compile import default_cache_dir
@@ -140,6 +141,7 @@ async def soar_worker(
         workflows=[SweepWorkflow, TriageWorkflow, ContainmentWorkflow, IncidentWorkflow],
         activities=activities,
         interceptors=[Liveness(), *interceptors],
+        workflow_runner=workflow_runner(settings.temporal),
         graceful_shutdown_timeout=timedelta(seconds=20),
         max_heartbeat_throttle_interval=_THROTTLE,
     )

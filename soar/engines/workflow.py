@@ -7,6 +7,8 @@ from pathlib import Path
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError, TLSConfig
+from temporalio.worker import UnsandboxedWorkflowRunner, WorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from soar.config import TemporalSettings
 from soar.errors import ConfigError, EngineUnavailable
@@ -58,3 +60,8 @@ async def connect_temporal(settings: TemporalSettings, address: str | None = Non
     except (RPCError, RuntimeError, OSError) as exc:
         # The SDK's message can echo request metadata; keep only the kind of failure and the target.
         raise EngineUnavailable(f"temporal at {target} is not reachable: {type(exc).__name__}") from None
+
+
+def workflow_runner(settings: TemporalSettings) -> WorkflowRunner:
+    """How a worker runs workflows: in Temporal's sandbox when settings ask for it, directly otherwise."""
+    return SandboxedWorkflowRunner() if settings.sandbox else UnsandboxedWorkflowRunner()

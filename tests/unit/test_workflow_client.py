@@ -5,9 +5,11 @@ from pathlib import Path
 import pytest
 import trustme
 from temporalio.service import TLSConfig
+from temporalio.worker import UnsandboxedWorkflowRunner
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
 
 from soar.config import TemporalSettings
-from soar.engines.workflow import connect_temporal, tls_config
+from soar.engines.workflow import connect_temporal, tls_config, workflow_runner
 from soar.errors import ConfigError
 
 
@@ -15,6 +17,11 @@ def test_plaintext_by_default_and_tls_for_api_key() -> None:
     assert tls_config(TemporalSettings(address="localhost:7233")) is False
     # Temporal Cloud with an API key: TLS with the system roots.
     assert tls_config(TemporalSettings(address="ns.acct.tmprl.cloud:7233", api_key="k")) is True
+
+
+def test_workers_run_playbooks_unsandboxed_unless_the_sandbox_is_asked_for() -> None:
+    assert isinstance(workflow_runner(TemporalSettings()), UnsandboxedWorkflowRunner)
+    assert isinstance(workflow_runner(TemporalSettings(sandbox=True)), SandboxedWorkflowRunner)
 
 
 def test_mtls_files_are_read(tmp_path: Path) -> None:
