@@ -251,8 +251,7 @@ async def triage(stack: Stack, count: int = ALERTS) -> dict[str, Any]:
         defaultdict(float, stack.tally.seconds),
         Counter(stack.tally.requests),
     )
-    runs = [w async for w in temporal.list_workflows() if w.id not in before]
-    triages = [w for w in runs if w.workflow_type == "Triage"]
+    runs, triages = await _closed_runs(temporal, before, len(ids))
     first = min(w.start_time for w in triages)
     last = max(w.close_time for w in triages if w.close_time is not None)
     return {
@@ -264,6 +263,21 @@ async def triage(stack: Stack, count: int = ALERTS) -> dict[str, Any]:
         "workflows": Counter(w.workflow_type for w in runs),
         "tally": tally,
     }
+
+
+async def _closed_runs(temporal: Client, before: set[str], count: int) -> tuple[list[Any], list[Any]]:
+    """The runs started since ``before`` and their triages, once visibility shows ``count`` triages closed.
+
+    Every result is in by now, but the dev server's visibility store lags its histories: a triage listed
+    before its close is recorded would drop out of the last close time.
+    """
+    for _ in range(60):
+        runs = [w async for w in temporal.list_workflows() if w.id not in before]
+        triages = [w for w in runs if w.workflow_type == "Triage"]
+        if sum(1 for w in triages if w.close_time is not None) >= count:
+            break
+        await asyncio.sleep(0.5)
+    return runs, triages
 
 
 def _verdict(ok: bool) -> str:
