@@ -52,10 +52,9 @@ async def soar_cycle(
     search: SearchClient, groups: dict[str, list[RuleWindow]], namespace: str, *, write: bool
 ) -> dict[str, int]:
     """soar's cycle over every group at once; hits per rule id (alerts created, when writing)."""
-    now = datetime.now(UTC)
     inputs = specs(groups, namespace, f"bench-{namespace}")
     if write:
-        done = await asyncio.gather(*(search_window(search, spec, now) for spec in inputs))
+        done = await asyncio.gather(*(search_window(search, spec) for spec in inputs))
         return {r.rule_id: r.created for results in done for r in results}
 
     counted = await asyncio.gather(*(count_hits(search, spec) for spec in inputs))

@@ -4,7 +4,7 @@ Dispatch: the default scenario ingested into osmem and swept by every rule of ``
 the hand-over on), the whole soar worker running. First the scenario's first sweep (25 hours caught up in
 windows of 6 hours), then the next scheduled sweep after the events behind those playbooks arrive again (new
 ids, times within its one window). Latency = the playbook workflow's start time (Temporal's ``start_time``)
-minus the alert's ``@timestamp`` (its sweep step's start).
+minus the alert's ``@timestamp`` (when it was made: its rule's first page of hits back, before its write).
 
 Triage: 1,000 alerts about users, OAuth clients, workloads, SPIFFE principals and Internet addresses (200
 entities, so alerts group into incidents) handed over at once; the clock runs from the first triage's start
@@ -324,13 +324,14 @@ def _markdown(d: dict[str, Any], t: dict[str, Any]) -> str:
         "",
         f"Dispatch: every rule of `detections/` over the default scenario ({d['events']:,} events), the whole "
         "worker running; per playbook started (alerts of level medium and above), from the alert's "
-        "`@timestamp` (its sweep step's start) to the workflow's start time. Each step hands its alerts over "
-        "as soon as they are written, 32 starts at a time.",
+        "`@timestamp` (when it was made: its rule's first page of hits back, before the alert is written) to "
+        "the workflow's start time. Each bulk of new alerts starts its playbooks as soon as it is written, "
+        "32 starts at a time, while the step's other rules are still searching.",
         "",
         *_dispatch_rows(d),
         "",
-        f"Goal p95 <= 1 s, on the scheduled sweep: {_verdict(steady <= 1)} ({steady:.2f} s). A catch-up's "
-        "alerts wait for their window's search: their `@timestamp` is the step's start.",
+        f"Goal p95 <= 1 s, on the scheduled sweep: {_verdict(steady <= 1)} ({steady:.2f} s). In a catch-up, "
+        "all of its windows' alerts are made at once and queue for the starts.",
         "",
         f"Triage: {n:,} alerts ({ENTITIES} entities) handed over at once, {t['completed']:,} triage runs completed "
         f"in {t['seconds']:.1f} s from the first start to the last close ({n / t['seconds']:.1f}/s; "

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 
 from soar.detect.checkpoints import read_checkpoints, write_checkpoints
 from soar.detect.execute import search_window
-from soar.detect.handover import hand_over
+from soar.detect.handover import PromptHandOver, hand_over
 from soar.detect.models import (
     HandOverInput,
     HandOverOutput,
@@ -113,13 +113,14 @@ class DetectActivities:
 
     @activity.defn(name="detect.search_window")
     async def search_window(self, spec: SearchWindowInput) -> SearchWindowOutput:
-        """Search one step's rule windows and write their alerts (idempotent: ids are deterministic)."""
+        """Search one step's rule windows, write their alerts (idempotent: ids are deterministic), hand them over."""
+        prompt = PromptHandOver(self.search, self.temporal, self.routing)
         try:
             async with _alive():
-                results = await search_window(self.search, spec, datetime.now(UTC))
+                results = await search_window(self.search, spec, prompt)
         except SoarError as exc:
             raise _application_error(exc) from exc
-        return SearchWindowOutput(results=results)
+        return SearchWindowOutput(results=results, handed=prompt.handed)
 
     @activity.defn(name="detect.save_checkpoints")
     async def save_checkpoints(self, spec: SaveCheckpointsInput) -> None:

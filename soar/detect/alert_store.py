@@ -6,6 +6,7 @@ from typing import Any
 
 from elasticsearch import ApiError
 
+from soar.detect.handover import offer_created
 from soar.engines.search import SearchClient, search_error
 from soar.errors import SearchError
 
@@ -14,6 +15,8 @@ async def create_alerts(
     client: SearchClient, index: str, rule_id: str, alerts: list[tuple[str, dict[str, Any]]]
 ) -> list[bool]:
     """Create each ``(id, document)`` with ``op_type: create``; per alert, True if created now, False if it existed.
+
+    The alerts created now are offered to the running step's prompt hand-over (:func:`offer_created`).
 
     Raises:
         SearchError: the write failed, or the engine refused an alert for another reason than a conflict.
@@ -34,4 +37,5 @@ async def create_alerts(
             reason = str(entry["create"].get("error"))[:300]
             raise SearchError(f"writing alert of rule {rule_id}: {reason}")
         created.append(status != 409)
+    offer_created(index, [doc for (_, doc), new in zip(alerts, created, strict=True) if new])
     return created

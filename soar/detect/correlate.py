@@ -197,7 +197,7 @@ def _signal(plan: CorrelationPlan, key: Key, raw: tuple[Any, ...], match: Match)
 
 
 async def run_correlation(
-    client: SearchClient, spec: SearchWindowInput, item: RuleWindow, plan: CorrelationPlan, now: datetime
+    client: SearchClient, spec: SearchWindowInput, item: RuleWindow, plan: CorrelationPlan
 ) -> RuleWindowResult:
     """Find the window's matches of a correlation (or threshold rule) and write their alerts."""
     start, end = to_ms(item.window.start), to_ms(item.window.end)
@@ -219,4 +219,4 @@ async def run_correlation(
     raws = {key: next(iter(groups.parts[key].values())).raw for key in keys}
     found = group_matches(plan.spec, events, start, end)
     signals = [_signal(plan, key, raws[key], match) for key, match in found]
-    return await write_window(client, spec, item, plan.rule, signals, now, truncated=truncated)
+    return await write_window(client, spec, item, plan.rule, signals, truncated=truncated)

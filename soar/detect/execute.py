@@ -28,6 +28,7 @@ from soar.detect.alert_store import create_alerts
 from soar.detect.alerts import AlertContext, alert_documents, alerts_index
 from soar.detect.correlate import correlation_plan, run_correlation, threshold_plan
 from soar.detect.flatline import run_flatline
+from soar.detect.handover import PromptHandOver, handing_over
 from soar.detect.models import (
     DetectCorrelation,
     DetectRule,
@@ -260,24 +261,25 @@ def _is_plain(item: RuleWindow) -> bool:
     return isinstance(item.rule, DetectRule) and item.rule.options.kind == "rule"
 
 
-async def _run_aggregate(
-    client: SearchClient, spec: SearchWindowInput, item: RuleWindow, now: datetime
-) -> RuleWindowResult:
+async def _run_aggregate(client: SearchClient, spec: SearchWindowInput, item: RuleWindow) -> RuleWindowResult:
     """A correlation's, threshold's, new terms' or flatline rule's window."""
     rule = item.rule
     if isinstance(rule, DetectCorrelation):
-        return await run_correlation(client, spec, item, correlation_plan(rule), now)
+        return await run_correlation(client, spec, item, correlation_plan(rule))
     if rule.options.threshold is not None:
-        return await run_correlation(client, spec, item, threshold_plan(rule), now)
+        return await run_correlation(client, spec, item, threshold_plan(rule))
     if rule.options.new_terms is not None:
-        return await run_new_terms(client, spec, item, rule, now)
-    return await run_flatline(client, spec, item, rule, now)
+        return await run_new_terms(client, spec, item, rule)
+    return await run_flatline(client, spec, item, rule)
 
 
 async def search_window(
-    client: SearchClient, spec: SearchWindowInput, now: datetime
+    client: SearchClient, spec: SearchWindowInput, prompt: PromptHandOver | None = None
 ) -> list[RuleWindowResult]:
     """Search every rule window of a sweep step and write its alerts; alerts are searchable on return.
+
+    With ``prompt``, each bulk of new alerts is handed over to its playbooks as soon as it is written, and
+    the hand-overs are recorded in the alerts before they are made searchable.
 
     Raises:
         SearchError: a search or a write failed (the step is retried as a whole: writes are idempotent).
@@ -288,16 +290,20 @@ async def search_window(
 
     async def aggregate(item: RuleWindow) -> RuleWindowResult:
         async with gate:
-            return await _run_aggregate(client, spec, item, now)
+            return await _run_aggregate(client, spec, item)
 
     async def aggregates() -> dict[int, RuleWindowResult]:
         found = await asyncio.gather(*(aggregate(item) for item in others.values()))
         return dict(zip(others, found, strict=True))
 
     def writer(item: RuleWindow) -> _Sink:
-        return _RuleWriter(client, spec, item, now)
+        # Made when the rule's first page is in: an alert's @timestamp is when it came to be.
+        return _RuleWriter(client, spec, item, datetime.now(UTC))
 
-    singles, grouped = await asyncio.gather(_run_plain(client, spec, plain, writer, gate), aggregates())
+    with handing_over(prompt):
+        singles, grouped = await asyncio.gather(_run_plain(client, spec, plain, writer, gate), aggregates())
+    if prompt is not None:
+        await prompt.finish()
     results = singles | grouped
     try:
         await client.es.indices.refresh(index=alerts_index(spec.namespace))

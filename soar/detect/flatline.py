@@ -12,7 +12,7 @@ matched anything raises nothing: there is no event to fall silent after.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from elasticsearch import ApiError
@@ -149,7 +149,7 @@ def _signal(rule: DetectRule, hit: dict[str, Any], following: int | None, span: 
 
 
 async def run_flatline(
-    client: SearchClient, spec: SearchWindowInput, item: RuleWindow, rule: DetectRule, now: datetime
+    client: SearchClient, spec: SearchWindowInput, item: RuleWindow, rule: DetectRule
 ) -> RuleWindowResult:
     """Alert on each silence of the rule decided in the window."""
     opts = rule.options.flatline
@@ -158,6 +158,4 @@ async def run_flatline(
     found = await silences(client, rule, to_ms(item.window.start), to_ms(item.window.end), span)
     text = f"{int(opts.timespan.total_seconds())}s"
     signals = [_signal(rule, hit, following, span, text) for hit, following in found]
-    return await write_window(
-        client, spec, item, rule_signal(rule, "flatline", {"timespan": text}), signals, now
-    )
+    return await write_window(client, spec, item, rule_signal(rule, "flatline", {"timespan": text}), signals)

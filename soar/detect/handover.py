@@ -4,11 +4,19 @@ Every alert is written with ``soar.alert.handover.status: pending``. The hand-ov
 pending alerts, starts each routed playbook with workflow id ``alert-<alert id>`` and id-reuse policy
 ``REJECT_DUPLICATE`` (already started counts as handed over), then records the outcome and workflow id in
 the alert. A crash anywhere in between leaves the alert pending, and the next sweep finishes the job.
+
+The step that writes alerts hands them over as it writes them (:class:`PromptHandOver`): each bulk of new
+alerts starts its playbooks while the step's other rules are still searching, without reading the alerts
+back. What it could not start stays pending for :func:`hand_over`, which the sweep runs after each step.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from elasticsearch import ApiError
@@ -21,6 +29,8 @@ from soar.detect.models import HandOverOutput
 from soar.detect.routing import AlertFacts, AlertHandOver, Route, RoutingTable
 from soar.engines.search import SearchClient, search_error
 from soar.errors import SearchError
+
+log = logging.getLogger(__name__)
 
 _PAGE = 500
 # Starts in flight at once: each is one round trip to Temporal, so a burst of alerts starts in parallel.
@@ -83,15 +93,16 @@ async def _pending(search: SearchClient, index: str, group_id: str) -> list[dict
     return [hit["_source"]["soar"]["alert"] for hit in response["hits"]["hits"]]
 
 
-async def _record(
-    search: SearchClient, index: str, outcomes: list[tuple[str, HandOverStatus, str | None]]
-) -> None:
+Outcome = tuple[str, HandOverStatus, str | None]  # alert id, status, workflow id
+
+
+async def _record(search: SearchClient, index: str, outcomes: list[Outcome], *, refresh: bool = True) -> None:
     operations: list[dict[str, Any]] = []
     for uid, status, workflow_id in outcomes:
         alert = {"handover": {"status": status}, "workflow_id": workflow_id}
         operations += [{"update": {"_index": index, "_id": uid}}, {"doc": {"soar": {"alert": alert}}}]
     try:
-        response = await search.es.bulk(operations=operations, refresh="wait_for")
+        response = await search.es.bulk(operations=operations, refresh="wait_for" if refresh else None)
     except ApiError as exc:
         raise search_error(exc, "recording the hand-over of alerts") from None
     if response.get("errors"):
@@ -108,6 +119,22 @@ async def _dispatch(
     async with gate:
         started = await start_once(temporal, route, _handover(index, alert))
     return alert["uuid"], "started", started
+
+
+def _count(
+    done: list[tuple[str, HandOverStatus, bool | None] | BaseException], out: HandOverOutput
+) -> list[Outcome]:
+    """Add the dispatches that succeeded to ``out``; their outcomes, to record in the alerts."""
+    outcomes: list[Outcome] = []
+    for item in done:
+        if isinstance(item, BaseException):
+            continue
+        uid, status, started = item
+        out.unrouted += started is None
+        out.started += started is True
+        out.already_started += started is False
+        outcomes.append((uid, status, handover_workflow_id(uid) if status == "started" else None))
+    return outcomes
 
 
 async def hand_over(
@@ -131,18 +158,77 @@ async def hand_over(
         done = await asyncio.gather(
             *(_dispatch(temporal, routing, index, a, gate) for a in alerts), return_exceptions=True
         )
-        outcomes: list[tuple[str, HandOverStatus, str | None]] = []
-        for item in done:
-            if isinstance(item, BaseException):
-                continue
-            uid, status, started = item
-            out.unrouted += started is None
-            out.started += started is True
-            out.already_started += started is False
-            outcomes.append((uid, status, handover_workflow_id(uid) if status == "started" else None))
+        outcomes = _count(done, out)
         if outcomes:
             await _record(search, index, outcomes)
         failed = next((item for item in done if isinstance(item, BaseException)), None)
         if failed is not None:
             raise failed
     return out
+
+
+class PromptHandOver:
+    """Starts the playbooks of alerts as they are created, ``concurrency`` at a time, and records them.
+
+    Nothing here fails the step that writes the alerts: an alert whose start failed stays pending, and the
+    sweep's next :func:`hand_over` starts it (or raises what keeps it from starting).
+    """
+
+    def __init__(
+        self, search: SearchClient, temporal: Client, routing: RoutingTable, *, concurrency: int = CONCURRENCY
+    ) -> None:
+        self.search = search
+        self.temporal = temporal
+        self.routing = routing
+        self._gate = asyncio.Semaphore(concurrency)
+        self.handed = HandOverOutput()  # every start :meth:`finish` waited for
+        self._started: dict[str, list[asyncio.Task[tuple[str, HandOverStatus, bool | None]]]] = {}
+
+    def offer(self, index: str, documents: list[dict[str, Any]]) -> None:
+        """Start the playbooks of these newly created alert documents, in the background."""
+        tasks = self._started.setdefault(index, [])
+        for doc in documents:
+            alert = doc["soar"]["alert"]
+            tasks.append(
+                asyncio.create_task(_dispatch(self.temporal, self.routing, index, alert, self._gate))
+            )
+
+    async def finish(self) -> None:
+        """Wait for every start offered so far and record the outcomes in the alerts (not refreshed)."""
+        out = self.handed
+        started, self._started = self._started, {}
+        for index, tasks in started.items():
+            done = await asyncio.gather(*tasks, return_exceptions=True)
+            failed = [item for item in done if isinstance(item, BaseException)]
+            if failed:
+                log.warning("%d alerts left pending for the next hand-over: %s", len(failed), failed[0])
+            outcomes = _count(done, out)
+            if outcomes:
+                try:
+                    await _record(self.search, index, outcomes, refresh=False)
+                except SearchError as exc:  # started, not recorded: the next hand-over finds them started
+                    log.warning("%s; the next hand-over records them", exc)
+
+
+_OFFER_TO: ContextVar[PromptHandOver | None] = ContextVar("soar_prompt_hand_over", default=None)
+
+
+@contextmanager
+def handing_over(prompt: PromptHandOver | None) -> Iterator[None]:
+    """Within the block, every alert :func:`offer_created` is given goes to ``prompt`` (None: to nobody).
+
+    The writers of alerts (plain, suppressed, aggregate) need not know about playbooks: the activity that
+    runs them decides whether their new alerts are handed over at once.
+    """
+    token = _OFFER_TO.set(prompt)
+    try:
+        yield
+    finally:
+        _OFFER_TO.reset(token)
+
+
+def offer_created(index: str, documents: list[dict[str, Any]]) -> None:
+    """Offer newly created alert documents to the block's :class:`PromptHandOver`, if any."""
+    prompt = _OFFER_TO.get()
+    if prompt is not None and documents:
+        prompt.offer(index, documents)

@@ -199,10 +199,19 @@ class RuleWindowResult(BaseModel):
     reached: AwareDatetime
 
 
+class HandOverOutput(BaseModel):
+    """Alerts handed over: playbooks started, already started before, and alerts no route matched."""
+
+    started: int = 0
+    already_started: int = 0
+    unrouted: int = 0
+
+
 class SearchWindowOutput(BaseModel):
-    """Per-rule results of one sweep step."""
+    """Per-rule results of one sweep step, and the alerts it handed over to their playbooks as it wrote them."""
 
     results: list[RuleWindowResult]
+    handed: HandOverOutput = Field(default_factory=lambda: HandOverOutput())
 
 
 class SaveCheckpointsInput(BaseModel):
@@ -217,11 +226,3 @@ class HandOverInput(BaseModel):
 
     group_id: str
     namespace: str
-
-
-class HandOverOutput(BaseModel):
-    """Alerts handed over: playbooks started, already started before, and alerts no route matched."""
-
-    started: int = 0
-    already_started: int = 0
-    unrouted: int = 0

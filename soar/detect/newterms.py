@@ -14,7 +14,7 @@ So ``history`` must be shorter than the retention of those indices, or the rule 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from elasticsearch import ApiError
@@ -131,7 +131,7 @@ def _signal(
 
 
 async def run_new_terms(
-    client: SearchClient, spec: SearchWindowInput, item: RuleWindow, rule: DetectRule, now: datetime
+    client: SearchClient, spec: SearchWindowInput, item: RuleWindow, rule: DetectRule
 ) -> RuleWindowResult:
     """Alert on the value tuples first seen in the window (none while the rule is warming up)."""
     opts = rule.options.new_terms
@@ -148,4 +148,4 @@ async def run_new_terms(
     text = f"{int(opts.history.total_seconds())}s"
     signals = [_signal(rule, fields, t, hit, text) for t, hit in zip(tuples, hits, strict=True)]
     signal_rule = rule_signal(rule, "new_terms", {"fields": fields, "history": text})
-    return await write_window(client, spec, item, signal_rule, signals, now)
+    return await write_window(client, spec, item, signal_rule, signals)

@@ -233,7 +233,6 @@ async def write_window(
     item: RuleWindow,
     rule: SignalRule,
     signals: list[Signal],
-    now: datetime,
     *,
     truncated: bool = False,
 ) -> RuleWindowResult:
@@ -242,7 +241,8 @@ async def write_window(
     When the cap stops the writing, ``reached`` is the decision time of the last alert written: the next
     run starts there, and what it finds again is a duplicate.
     """
-    ctx = SignalContext(rule, spec.group_id, spec.run_id, item.window, now)
+    # Made now, when the window's decisions are in: an alert's @timestamp is when it came to be.
+    ctx = SignalContext(rule, spec.group_id, spec.run_id, item.window, datetime.now(UTC))
     ordered = sorted(signals, key=lambda s: (s.decided, s.uid))
     written, handled = await write_until(client, alerts_index(spec.namespace), ctx, ordered, item.max_alerts)
     capped = handled < len(ordered)

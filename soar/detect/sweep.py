@@ -111,6 +111,8 @@ class SweepWorkflow:
             retry_policy=_RETRY,
             heartbeat_timeout=_LIVENESS,
         )
+        result.handed_over += out.handed.started + out.handed.already_started
+        result.unrouted += out.handed.unrouted
         by_rule = {p.rule.rule_id: p for p in plans}
         for res in out.results:
             plan = by_rule[res.rule_id]

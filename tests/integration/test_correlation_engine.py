@@ -107,7 +107,7 @@ async def _sweep(
             concurrency=2,
             max_group_events=cap,
         )
-        [result] = await search_window(search, spec, datetime.now(UTC))
+        [result] = await search_window(search, spec)
         results.append(result)
     return results
 

@@ -85,7 +85,7 @@ async def test_streams_read_every_hit_once_across_equal_times(search: SearchClie
     await _events(search, counts)
     await ensure_indices(search, "default")
     spec = _spec(tmp_path, counts, page_size=4)
-    results = await search_window(search, spec, datetime.now(UTC))
+    results = await search_window(search, spec)
     assert [(r.rule_id[-1], r.hits, r.created, r.duplicates, r.capped) for r in results] == [
         (str(n), count, count, 0, False) for n, count in counts.items()
     ]
@@ -93,7 +93,7 @@ async def test_streams_read_every_hit_once_across_equal_times(search: SearchClie
     assert len(alerted) == sum(counts.values())
     assert set(alerted.values()) == {1}
     assert [r.hits for r in await count_hits(search, spec)] == [r.hits for r in results]
-    again = await search_window(search, spec, datetime.now(UTC))
+    again = await search_window(search, spec)
     assert [(r.created, r.duplicates) for r in again] == [(0, c) for c in counts.values()]
 
 
@@ -102,7 +102,7 @@ async def test_first_pages_in_batches_keep_each_rule_its_result(search: SearchCl
     await _events(search, counts)
     await ensure_indices(search, "default")
     spec = _spec(tmp_path, counts, page_size=execute.BATCH_HITS // 2)  # two rules per _msearch: three batches
-    results = await search_window(search, spec, datetime.now(UTC))
+    results = await search_window(search, spec)
     assert [(r.rule_id[-1], r.created) for r in results] == [(str(n), c) for n, c in counts.items()]
 
 
@@ -111,8 +111,6 @@ async def test_cap_inside_a_stream_stops_at_the_last_hit_written(
 ) -> None:
     await _events(search, {1: 17})
     await ensure_indices(search, "default")
-    [result] = await search_window(
-        search, _spec(tmp_path, {1: 17}, page_size=4, max_alerts=10), datetime.now(UTC)
-    )
+    [result] = await search_window(search, _spec(tmp_path, {1: 17}, page_size=4, max_alerts=10))
     assert (result.hits, result.created, result.capped) == (10, 10, True)
     assert result.reached == T0 + timedelta(milliseconds=9 // 3)  # the 10th event's time

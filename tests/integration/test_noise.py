@@ -98,7 +98,7 @@ async def _sweep(
     spec = SearchWindowInput(
         group_id="okta", run_id="run", namespace="default", items=items, page_size=page_size, concurrency=2
     )
-    return await search_window(search, spec, datetime.now(UTC)), in_force
+    return await search_window(search, spec), in_force
 
 
 async def _alerts(search: SearchClient, rule_id: str) -> list[dict[str, Any]]:
