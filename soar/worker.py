@@ -142,6 +142,8 @@ async def soar_worker(
         activities=activities,
         interceptors=[Liveness(), *interceptors],
         workflow_runner=workflow_runner(settings.temporal),
+        max_concurrent_workflow_tasks=settings.temporal.max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.temporal.max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=20),
         max_heartbeat_throttle_interval=_THROTTLE,
     )

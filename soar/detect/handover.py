@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 
 _PAGE = 500
 # Starts in flight at once: each is one round trip to Temporal, so a burst of alerts starts in parallel.
-CONCURRENCY = 32
+CONCURRENCY = 64
 
 
 def _facts(alert: dict[str, Any]) -> AlertFacts:

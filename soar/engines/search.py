@@ -171,6 +171,7 @@ async def connect_search(settings: SearchSettings, url: str | None = None) -> Se
         request_timeout=settings.request_timeout,
         retry_on_timeout=True,
         max_retries=3,
+        connections_per_node=settings.connections_per_node,
     )
     return SearchClient(es=es, flavour=flavour, url=urls[0])
 
