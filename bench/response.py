@@ -37,7 +37,7 @@ from soar.config import Settings, load_settings
 from soar.connectors.responders import Responders
 from soar.detect.alerts import alerts_index
 from soar.detect.checkpoints import ensure_indices
-from soar.detect.handover import hand_over
+from soar.detect.handover import CONCURRENCY, hand_over
 from soar.detect.run import run_once
 from soar.engines.embedded import EmbeddedTemporal, free_port
 from soar.engines.search import SearchClient, connect_search
@@ -326,7 +326,7 @@ def _markdown(d: dict[str, Any], t: dict[str, Any]) -> str:
         "worker running; per playbook started (alerts of level medium and above), from the alert's "
         "`@timestamp` (when it was made: its rule's first page of hits back, before the alert is written) to "
         "the workflow's start time. Each bulk of new alerts starts its playbooks as soon as it is written, "
-        "32 starts at a time, while the step's other rules are still searching.",
+        f"{CONCURRENCY} starts at a time, while the step's other rules are still searching.",
         "",
         *_dispatch_rows(d),
         "",
