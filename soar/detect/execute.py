@@ -300,10 +300,14 @@ async def search_window(
         # Made when the rule's first page is in: an alert's @timestamp is when it came to be.
         return _RuleWriter(client, spec, item, datetime.now(UTC))
 
-    with handing_over(prompt):
-        singles, grouped = await asyncio.gather(_run_plain(client, spec, plain, writer, gate), aggregates())
-    if prompt is not None:
-        await prompt.finish()
+    try:
+        with handing_over(prompt):
+            singles, grouped = await asyncio.gather(
+                _run_plain(client, spec, plain, writer, gate), aggregates()
+            )
+    finally:  # a failed step still records the playbooks it started, so its retry does not count them again
+        if prompt is not None:
+            await prompt.finish()
     results = singles | grouped
     try:
         await client.es.indices.refresh(index=alerts_index(spec.namespace))
