@@ -305,7 +305,7 @@ async def search_window(
             singles, grouped = await asyncio.gather(
                 _run_plain(client, spec, plain, writer, gate), aggregates()
             )
-    finally:  # a failed step still records the playbooks it started, so its retry does not count them again
+    finally:  # a failed step too: what it started is recorded, not left pending or running on unawaited
         if prompt is not None:
             await prompt.finish()
     results = singles | grouped

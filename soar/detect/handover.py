@@ -94,6 +94,7 @@ async def _pending(search: SearchClient, index: str, group_id: str) -> list[dict
 
 
 Outcome = tuple[str, HandOverStatus, str | None]  # alert id, status, workflow id
+Dispatched = tuple[str, HandOverStatus, bool | None]  # alert id, status, started now (None: unrouted)
 
 
 async def _record(search: SearchClient, index: str, outcomes: list[Outcome], *, refresh: bool = True) -> None:
@@ -111,8 +112,8 @@ async def _record(search: SearchClient, index: str, outcomes: list[Outcome], *, 
 
 async def _dispatch(
     temporal: Client, routing: RoutingTable, index: str, alert: dict[str, Any], gate: asyncio.Semaphore
-) -> tuple[str, HandOverStatus, bool | None]:
-    """Start one alert's playbook: (alert id, status, started now; None when unrouted)."""
+) -> Dispatched:
+    """Start one alert's playbook."""
     route = routing.route(_facts(alert))
     if route is None:
         return alert["uuid"], "unrouted", None
@@ -121,9 +122,7 @@ async def _dispatch(
     return alert["uuid"], "started", started
 
 
-def _count(
-    done: list[tuple[str, HandOverStatus, bool | None] | BaseException], out: HandOverOutput
-) -> list[Outcome]:
+def _count(done: list[Dispatched | BaseException], out: HandOverOutput) -> list[Outcome]:
     """Add the dispatches that succeeded to ``out``; their outcomes, to record in the alerts."""
     outcomes: list[Outcome] = []
     for item in done:
@@ -182,7 +181,7 @@ class PromptHandOver:
         self.routing = routing
         self._gate = asyncio.Semaphore(concurrency)
         self.handed = HandOverOutput()  # every start :meth:`finish` waited for
-        self._started: dict[str, list[asyncio.Task[tuple[str, HandOverStatus, bool | None]]]] = {}
+        self._started: dict[str, list[asyncio.Task[Dispatched]]] = {}
 
     def offer(self, index: str, documents: list[dict[str, Any]]) -> None:
         """Start the playbooks of these newly created alert documents, in the background."""
