@@ -4,6 +4,10 @@ elasticsearch-py 9 sends ``application/vnd.elasticsearch+json; compatible-with=9
 servers answer with 406 (DESIGN.md, trap 2). For them the client uses :class:`PlainJsonNode`, which rewrites
 the compatibility media types to plain JSON / NDJSON and vouches for the product on responses (real
 OpenSearch does not send ``X-Elastic-Product``). Elasticsearch gets the client's own headers unchanged.
+
+Both speak HTTP through aiohttp (elastic-transport's aiohttp node, elasticsearch-py's ``async`` extra): per
+request it takes about a fifth of the CPU of the httpx node, whose pool checks every idle connection for
+expiry on each request. A worker sends several requests per playbook step, so that is most of its CPU.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from elastic_transport import HttpHeaders, HttpxAsyncHttpNode, NodeConfig
+from elastic_transport import AiohttpHttpNode, HttpHeaders, NodeConfig
 from elastic_transport import TransportError as VendorTransportError
 from elastic_transport._node import NodeApiResponse
 from elasticsearch import ApiError, AsyncElasticsearch
@@ -34,8 +38,8 @@ def _plain_media_type(value: str) -> str:
     return _COMPAT_REWRITES.get(base, value)
 
 
-class PlainJsonNode(HttpxAsyncHttpNode):
-    """An httpx node that speaks plain JSON, for OpenSearch-compatible servers."""
+class PlainJsonNode(AiohttpHttpNode):
+    """An aiohttp node that speaks plain JSON, for OpenSearch-compatible servers."""
 
     async def perform_request(  # type: ignore[override]  # same signature as the parent's, which mypy sees loosely
         self,
@@ -142,8 +146,8 @@ async def detect_flavour(settings: SearchSettings, url: str) -> SearchFlavour:
     return SearchFlavour.OPENSEARCH if distribution == "opensearch" else SearchFlavour.ELASTICSEARCH
 
 
-def _node_class(flavour: SearchFlavour) -> type[HttpxAsyncHttpNode]:
-    return PlainJsonNode if flavour is SearchFlavour.OPENSEARCH else HttpxAsyncHttpNode
+def _node_class(flavour: SearchFlavour) -> type[AiohttpHttpNode]:
+    return PlainJsonNode if flavour is SearchFlavour.OPENSEARCH else AiohttpHttpNode
 
 
 async def connect_search(settings: SearchSettings, url: str | None = None) -> SearchClient:
