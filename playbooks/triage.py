@@ -42,6 +42,7 @@ ACTOR = "soar:triage"
 _RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
 _CALL = timedelta(seconds=60)
 LOCAL_CALLS = "triage-local-activities"
+LOCAL_AUDIT = "triage-local-audit"
 _Result = TypeVar("_Result")
 
 
@@ -54,7 +55,9 @@ class TriageWorkflow:
         """Triage one alert handed over by the detection engine."""
         # Histories from before ran each call as an activity and the proposals as child workflows.
         self._local = workflow.patched(LOCAL_CALLS)
-        trail = AuditTrail.for_workflow(new_stream=True, batched=self._local)
+        # Histories from before wrote the audit records by an activity, in a workflow task of their own.
+        local_audit = self._local and workflow.patched(LOCAL_AUDIT)
+        trail = AuditTrail.for_workflow(new_stream=True, batched=self._local, local=local_audit)
         found = await self._call(TriageActivities.enrich, alert, Enrichment)
         priority = triage_priority(
             found.risk_score,

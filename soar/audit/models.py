@@ -222,6 +222,10 @@ class AuditBatch(BaseModel):
         after_hash: That record's hash ("" for none).
         entries: The records' contents, in order.
         linked: The writer stored record ``after_seq`` itself, so it need not be read back.
+        own_attempts: The stream is one workflow run's alone and this batch is written by a local
+            activity, so a place holding a different record was filled by an earlier attempt of the same
+            workflow task, whose steps ran but never reached the history: that record stays, and the
+            entries from there on are chained after the stream's last record (both attempts are told).
     """
 
     stream: str = Field(min_length=1, max_length=400, pattern=r"^\S+$")
@@ -229,12 +233,19 @@ class AuditBatch(BaseModel):
     after_hash: str = Field(default="", pattern=r"^([0-9a-f]{64})?$")
     entries: list[AuditEntry] = Field(min_length=1, max_length=500)
     linked: bool = False
+    own_attempts: bool = False
+
+
+def same_step(stored: AuditEntry, entry: AuditEntry) -> bool:
+    """The stored record tells the step the entry tells, wherever and whenever it stands in the chain."""
+    keys = ("actor", "action", "subject", "input_hash", "result")
+    return all(getattr(stored, k) == getattr(entry, k) for k in keys)
 
 
 def same_event(stored: AuditEntry, entry: AuditEntry) -> bool:
     """The stored record says what the entry says, perhaps at another ``at`` (the same step, run again)."""
-    keys = ("stream", "seq", "actor", "action", "subject", "input_hash", "result", "prev_hash")
-    return all(getattr(stored, k) == getattr(entry, k) for k in keys)
+    keys = ("stream", "seq", "prev_hash")
+    return same_step(stored, entry) and all(getattr(stored, k) == getattr(entry, k) for k in keys)
 
 
 class HeadQuery(BaseModel):

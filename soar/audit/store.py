@@ -14,7 +14,7 @@ from typing import Any
 from elasticsearch import ApiError, ConflictError, NotFoundError
 from pydantic import ValidationError
 
-from soar.audit.models import AuditBatch, AuditRecord, StreamHead, doc_id, same_event
+from soar.audit.models import AuditBatch, AuditRecord, StreamHead, doc_id, same_event, same_step
 from soar.engines.search import SearchClient, search_error
 from soar.errors import AuditError, SearchError
 
@@ -136,7 +136,8 @@ async def place_chain(
 ) -> tuple[list[AuditRecord], bool]:
     """Chain the batch's entries onto its stream after ``batch.after_seq`` in one bulk request.
 
-    A place holding the same event (see :func:`~soar.audit.models.same_event`) is taken as written.
+    A place holding the same event (see :func:`~soar.audit.models.same_event`) is taken as written; in a
+    batch of ``own_attempts``, a place holding another one is kept and the rest go after the stream's end.
 
     Returns:
         The records as stored, and whether any was written now.
@@ -158,10 +159,17 @@ async def place_chain(
             raise AuditError(
                 f"{batch.stream}: record {batch.after_seq} is {found}; cannot chain record {first}"
             )
-    records, fresh, prev = [], [], batch.after_hash
+    records: list[AuditRecord] = []
+    fresh: list[AuditRecord] = []
+    prev = batch.after_hash
     for seq, entry in enumerate(batch.entries, start=first):
         placed = entry.model_copy(update={"stream": batch.stream, "seq": seq, "prev_hash": prev})
         held = stored.get(seq)
+        if held is not None and not same_event(held, placed) and batch.own_attempts:
+            if fresh:
+                await _create_all(client, namespace, fresh)
+            later, created = await _chain_after_head(client, namespace, batch, seq - first)
+            return records + later, bool(fresh) or created
         if held is not None and not same_event(held, placed):
             raise AuditError(
                 f"{doc_id(batch.stream, seq)}: a different audit record already holds this place (another "
@@ -175,6 +183,28 @@ async def place_chain(
     if fresh:
         await _create_all(client, namespace, fresh)
     return records, bool(fresh)
+
+
+async def _chain_after_head(
+    client: SearchClient, namespace: str, batch: AuditBatch, start: int
+) -> tuple[list[AuditRecord], bool]:
+    """The batch's entries from ``start`` on, chained after the stream's last stored record.
+
+    If the stream already ends with those steps, this batch was chained so before (a retried activity).
+    """
+    head = await stream_head(client, namespace, batch.stream)
+    entries = batch.entries[start:]
+    if head.seq >= len(entries):
+        tail = await _get_records(
+            client, namespace, batch.stream, list(range(head.seq - len(entries) + 1, head.seq + 1))
+        )
+        ordered = [tail[seq] for seq in sorted(tail)]
+        if len(ordered) == len(entries) and all(map(same_step, ordered, entries)):
+            return ordered, False
+    rest = batch.model_copy(
+        update={"after_seq": head.seq, "after_hash": head.hash, "entries": entries, "linked": True}
+    )
+    return await place_chain(client, namespace, rest)
 
 
 async def _get_records(

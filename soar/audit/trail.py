@@ -56,6 +56,10 @@ class AuditTrail:
             and its stored head need not be read.
         batched: Whether records go out batched, the head read only for reused ids; None asks the history
             (``workflow.patched``). A playbook that already branches on a patch of its own passes it here.
+        local: Write the batches by local activity, in the workflow task that records them, for a playbook
+            whose stream is new (``new_stream``) and which takes no signals: no task round trip per write. If
+            that task fails after a write, its next attempt runs the steps again and its records go after
+            the ones stored (``AuditBatch.own_attempts``).
     """
 
     def __init__(
@@ -65,8 +69,12 @@ class AuditTrail:
         task_queue: str | None = None,
         new_stream: bool = False,
         batched: bool | None = None,
+        local: bool = False,
     ) -> None:
         self._batched = workflow.patched(BATCHED) if batched is None else batched
+        if local and not (new_stream and self._batched):
+            raise ValueError("local audit writes need a new stream and batched records")
+        self._local = local
         self._state = state.model_copy()
         if new_stream and self._batched and state.seq == 0:
             self._state = self._state.model_copy(update={"opened": True})
@@ -85,10 +93,11 @@ class AuditTrail:
         task_queue: str | None = None,
         new_stream: bool = False,
         batched: bool | None = None,
+        local: bool = False,
     ) -> AuditTrail:
         """The trail of the running workflow: stream = its workflow id, or ``state`` carried over."""
         stream = state or TrailState(stream=workflow.info().workflow_id)
-        return cls(stream, task_queue=task_queue, new_stream=new_stream, batched=batched)
+        return cls(stream, task_queue=task_queue, new_stream=new_stream, batched=batched, local=local)
 
     @property
     def stream(self) -> str:
@@ -156,6 +165,7 @@ class AuditTrail:
                 after_hash=state.head,
                 entries=entries,
                 linked=self._linked,
+                own_attempts=self._local,
             )
             receipt: AuditReceipt = await self._write(APPEND_BATCH, batch)
             self._last = receipt
@@ -164,10 +174,14 @@ class AuditTrail:
             return receipt
 
     async def _write(self, activity: str, arg: AuditBatch | AuditEntry | HeadQuery) -> Any:
-        # An activity, never a local one: its input enters the history before it runs, so the records
+        # An activity unless asked otherwise: its input enters the history before it runs, so the records
         # written are the ones the workflow goes on from. A local activity's workflow task can time out
         # after the write and run again with a later workflow.now() and new signals: other records.
         result_type = StreamHead if isinstance(arg, HeadQuery) else AuditReceipt
+        if self._local:
+            return await workflow.execute_local_activity(
+                activity, arg, result_type=result_type, start_to_close_timeout=TIMEOUT, retry_policy=RETRY
+            )
         return await workflow.execute_activity(
             activity,
             arg,

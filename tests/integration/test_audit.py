@@ -10,7 +10,7 @@ from temporalio.exceptions import ApplicationError
 
 from soar.audit.activities import AuditActivities
 from soar.audit.direct import append_direct
-from soar.audit.models import AuditEntry, HeadQuery, input_hash
+from soar.audit.models import AuditBatch, AuditEntry, HeadQuery, input_hash
 from soar.audit.store import audit_index, heads_index, read_head
 from soar.audit.verify import verify
 from soar.engines.search import SearchClient
@@ -165,3 +165,32 @@ async def test_a_malformed_stored_record_stops_direct_appends_with_one_line(sear
     await search.es.update(index=audit_index(NS), id="cli:00000001", doc={"hash": "not-a-hash"}, refresh=True)
     with pytest.raises(AuditError, match=r"cli:00000001: malformed audit record: hash"):
         await append_direct(search, NS, actor="alice", action="incident.updated")
+
+
+async def test_a_batch_of_own_attempts_goes_after_what_an_earlier_attempt_stored(
+    search: SearchClient,
+) -> None:
+    """A local activity's workflow task ran twice: the first attempt's records stay, the second's follow."""
+    activities = AuditActivities(search, NS)
+
+    def batch(*entries: AuditEntry) -> AuditBatch:
+        return AuditBatch(stream=STREAM, after_seq=0, entries=list(entries), own_attempts=True)
+
+    first = await activities.append_batch(batch(_entry(1, ""), _entry(2, "")))
+    assert (first.seq, first.created) == (2, True)
+    # The next attempt told the same first step and another second one.
+    retry = batch(_entry(1, ""), _entry(2, "", action="approval.refused"))
+    second = await activities.append_batch(retry)
+    assert (second.seq, second.created) == (3, True)
+    again = await activities.append_batch(retry)  # that activity retried after its write
+    assert (again.seq, again.hash, again.created) == (3, second.hash, False)
+    assert await _count(search, STREAM) == 3
+    report = await verify(search, NS, stream=STREAM)
+    assert report.ok, report.broken
+    head = await read_head(search, NS, STREAM)
+    assert head is not None
+    assert (head.seq, head.hash) == (3, second.hash)
+    # Without own_attempts a different record at a taken place is still refused.
+    with pytest.raises(ApplicationError) as refused:
+        await activities.append_batch(retry.model_copy(update={"own_attempts": False}))
+    assert (refused.value.type, refused.value.non_retryable) == ("AuditError", True)
