@@ -6,6 +6,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -121,6 +122,8 @@ async def run_demo(
     result = DemoResult()
     if settings.response.dora.clients_total is None:
         settings = with_demo_bank(settings, scenario)
+    if "incident_debounce" not in settings.response.model_fields_set:
+        settings = with_demo_debounce(settings)
     search, temporal = EmbeddedSearch(settings), EmbeddedTemporal(settings)
     started = [e for e in (search, temporal) if e.state() is None and not _configured(settings, e)]
     try:
@@ -212,6 +215,16 @@ def with_demo_bank(settings: Settings, scenario: str) -> Settings:
         }
     )
     return settings.model_copy(update={"response": settings.response.model_copy(update={"dora": dora})})
+
+
+# The demo's alerts all arrive within seconds: a burst that production waits a minute to see the end of.
+_DEMO_DEBOUNCE = timedelta(seconds=5)
+
+
+def with_demo_debounce(settings: Settings) -> Settings:
+    """Settings that classify a demo incident 5 s after the first alert of a burst, not a minute."""
+    response = settings.response.model_copy(update={"incident_debounce": _DEMO_DEBOUNCE})
+    return settings.model_copy(update={"response": response})
 
 
 def _configured(settings: Settings, engine: EmbeddedSearch | EmbeddedTemporal) -> bool:

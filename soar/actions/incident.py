@@ -45,8 +45,11 @@ def _application_error(exc: SoarError) -> ApplicationError:
 
 def policy_of(settings: Settings) -> IncidentPolicy:
     """The incident workflow's timings from settings."""
+    response = settings.response
     return IncidentPolicy(
-        remind_before=settings.response.dora.remind_before, idle_close=settings.response.incident_idle_close
+        remind_before=response.dora.remind_before,
+        idle_close=response.incident_idle_close,
+        debounce=response.incident_debounce,
     )
 
 

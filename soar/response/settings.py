@@ -126,6 +126,8 @@ class ResponseSettings(BaseModel):
         grouping_window: Alerts sharing an entity within this time join one incident.
         reports_dir: Where rendered DORA reports are written (default: ``<data_dir>/reports``).
         incident_idle_close: A non-major incident with no alert, action or update for this long closes.
+        incident_debounce: An incident is measured and classified this long after the first alert of a burst,
+            once for the whole burst (a person's update is assessed at once).
     """
 
     model_config = _FORBID
@@ -134,8 +136,11 @@ class ResponseSettings(BaseModel):
     grouping_window: timedelta = timedelta(hours=4)
     reports_dir: Path | None = None
     incident_idle_close: timedelta = timedelta(days=7)
+    incident_debounce: timedelta = Field(default=timedelta(minutes=1), gt=timedelta(0))
     connectors: ConnectorSettings = Field(default_factory=ConnectorSettings)
     approvals: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
     dora: DoraSettings = Field(default_factory=DoraSettings)
 
-    _durations = field_validator("grouping_window", "incident_idle_close", mode="before")(parse_duration)
+    _durations = field_validator(
+        "grouping_window", "incident_idle_close", "incident_debounce", mode="before"
+    )(parse_duration)
