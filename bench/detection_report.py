@@ -162,7 +162,9 @@ def _memory_rows(used: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
     rows.append(f"| hits | {hits_n:,} | {hits_10n:,} | {hits_10n / hits_n:.1f} |")
     for run, key, what in MEMORY_ROWS:
         a, b = small[run][key] / MB, big[run][key] / MB
-        rows.append(f"| {what} | {a:.1f} | {b:.1f} | {b / a if a > 0 else float('nan'):.2f} |")
+        # RSS grows in steps of the Go heap: at N it may not have grown at all, and then there is no ratio.
+        ratio = f"{b / a:.2f}" if a >= 0.05 else "no growth at N"
+        rows.append(f"| {what} | {a:.1f} | {b:.1f} | {ratio} |")
     base = small["soar search only"]["engine_base"] / MB
     rows.append(f"| osmem RSS before soar's search-only run (MB) | {base:,.0f} | | |")
     return rows
