@@ -165,12 +165,12 @@ async def place_chain(
     for seq, entry in enumerate(batch.entries, start=first):
         placed = entry.model_copy(update={"stream": batch.stream, "seq": seq, "prev_hash": prev})
         held = stored.get(seq)
-        if held is not None and not same_event(held, placed) and batch.own_attempts:
-            if fresh:
-                await _create_all(client, namespace, fresh)
-            later, created = await _chain_after_head(client, namespace, batch, seq - first)
-            return records + later, bool(fresh) or created
         if held is not None and not same_event(held, placed):
+            if batch.own_attempts:  # an earlier attempt's record: it stays, this attempt's go after the end
+                if fresh:
+                    await _create_all(client, namespace, fresh)
+                later, created = await _chain_after_head(client, namespace, batch, seq - first)
+                return records + later, bool(fresh) or created
             raise AuditError(
                 f"{doc_id(batch.stream, seq)}: a different audit record already holds this place (another "
                 "writer on the stream)"
