@@ -137,7 +137,9 @@ class Http:
             )
         except httpx.TimeoutException:
             raise ConnectorUnavailable(f"{self.system}: {call.line}: timed out") from None
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, ssl.SSLError) as exc:
+            # Under TLS 1.3 a refused client certificate arrives as an alert after the handshake, when the
+            # request is read back: httpcore then lets the bare ssl.SSLError through.
             reason = self.redact(str(exc) or type(exc).__name__)
             raise ConnectorUnavailable(f"{self.system}: {call.line}: not reachable: {reason}") from None
         if response.status_code < 400 or response.status_code in allow:
