@@ -6,9 +6,12 @@ not by the number of rules. A rule whose first page is full is streamed on from 
 time and ``search_after`` (``POST /<index>/_pit`` on Elasticsearch, ``POST /<index>/_search/point_in_time``
 on OpenSearch and osmem, DESIGN trap 6), at most ``concurrency`` at once: the stream reads the window from
 the first page's last time on, skipping the first page's hits at that very time, so no hit is read twice.
-Alerts are written with ``op_type: create``: a 409 is a duplicate, never an error. Once a rule has written
-its ``max_alerts`` new alerts the rest is left for the next run, and the rule's ``reached`` time stops at
-the last hit it handled.
+Alerts are written with ``op_type: create``: a 409 is a duplicate, never an error. The alerts of all the
+step's rules go into shared bulks (:class:`soar.detect.alert_store.AlertBulk`), so a step writes a few
+large requests instead of one or more per rule; results are counted once every bulk is written. Once a
+rule has written its ``max_alerts`` new alerts the rest is left for the next run, and the rule's
+``reached`` time stops at the last hit it handled: a rule that may reach its cap with alerts still
+gathered has them written first, so duplicates never count towards it.
 
 Correlations and the rules whose ``soar:`` attribute makes them threshold, new terms or flatline rules run
 beside them in the same step (:mod:`soar.detect.correlate`, :mod:`soar.detect.newterms`,
@@ -18,13 +21,13 @@ beside them in the same step (:mod:`soar.detect.correlate`, :mod:`soar.detect.ne
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from elasticsearch import ApiError
 
-from soar.detect.alert_store import create_alerts
+from soar.detect.alert_store import AlertBulk
 from soar.detect.alerts import AlertContext, alert_documents, alerts_index
 from soar.detect.correlate import correlation_plan, run_correlation, threshold_plan
 from soar.detect.flatline import run_flatline
@@ -94,12 +97,14 @@ class _RuleWriter:
     """Writes one rule window's alerts, counting created and duplicates, stopping at the cap."""
 
     def __init__(
-        self, client: SearchClient, spec: SearchWindowInput, item: RuleWindow, now: datetime
+        self, client: SearchClient, spec: SearchWindowInput, item: RuleWindow, now: datetime, bulk: AlertBulk
     ) -> None:
         self.client = client
         self.item = item
         self.rule = plain_rule(item)
         self.index = alerts_index(spec.namespace)
+        self.bulk = bulk
+        self.gathered = 0  # alerts in the shared bulk, not yet written
         self.ctx = AlertContext(
             rule=self.rule, group_id=spec.group_id, run_id=spec.run_id, window=item.window, created=now
         )
@@ -117,12 +122,20 @@ class _RuleWriter:
         """Write alerts for hits in time order until the cap is reached."""
         pending = hits
         while pending and not self.full:
-            room = self.item.max_alerts - self.created
+            room = self.item.max_alerts - self.created - self.gathered
+            if room <= 0:  # the gathered ones may hold duplicates: write them to know the room left
+                await self.bulk.flush()
+                continue
             batch, pending = pending[:room], pending[room:]
             await self._bulk(batch)
             self.hits += len(batch)
             self.last = _hit_time(batch[-1])
         self.left_over = self.left_over or bool(pending)
+
+    def _written(self, created: int, duplicates: int) -> None:
+        self.gathered -= created + duplicates
+        self.created += created
+        self.duplicates += duplicates
 
     async def _bulk(self, batch: list[dict[str, Any]]) -> None:
         if self.suppressor is not None:
@@ -131,12 +144,12 @@ class _RuleWriter:
             self.duplicates += counts.duplicates
             self.suppressed += counts.suppressed
             return
-        documents = alert_documents(self.ctx, batch)
-        created = await create_alerts(self.client, self.index, self.rule.rule.rule_id, documents)
-        self.created += sum(created)
-        self.duplicates += len(created) - sum(created)
+        self.gathered += len(batch)
+        await self.bulk.add(self.rule.rule.rule_id, alert_documents(self.ctx, batch), self._written)
 
     def result(self, exhausted: bool) -> RuleWindowResult:
+        if self.gathered:
+            raise RuntimeError(f"rule {self.rule.rule.rule_id}: result asked before its alerts were written")
         capped = self.left_over or (self.full and not exhausted)
         reached = self.last if capped and self.last is not None else self.item.window.end
         return RuleWindowResult(
@@ -215,23 +228,26 @@ async def _stream(
 
 async def _run_rule(
     client: SearchClient, item: RuleWindow, first: dict[str, Any], sink: _Sink, page_size: int
-) -> RuleWindowResult:
-    """One rule's window from its first page on; the page is taken out of ``first`` so it is freed once written."""
+) -> bool:
+    """One rule's window from its first page on; whether its hits were exhausted (not stopped at the cap).
+
+    The page is taken out of ``first`` so it is freed once written.
+    """
     if "error" in first:
         reason = str(first["error"].get("reason", first["error"]))[:300]
         raise SearchError(f"rule {item.rule.rule_id}: search failed: {reason}")
     hits: list[dict[str, Any]] = first.pop("hits")["hits"]
     await sink.write(hits)
     if len(hits) < page_size or sink.full:
-        return sink.result(len(hits) < page_size)
+        return len(hits) < page_size
     last = hits[-1]
     ties = {(h["_index"], h["_id"]) for h in hits if h["sort"][0] == last["sort"][0]}
     del hits  # a stream holds one page at a time, not the first one too
     async for page in _stream(client, item, last, ties, page_size):
         await sink.write(page)
         if sink.full:
-            return sink.result(False)
-    return sink.result(True)
+            return False
+    return True
 
 
 async def _run_plain(
@@ -240,9 +256,13 @@ async def _run_plain(
     items: dict[int, RuleWindow],
     sink: Callable[[RuleWindow], _Sink],
     gate: asyncio.Semaphore,
+    written: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[int, RuleWindowResult]:
-    """The plain rules' windows, a batch of first pages at a time, each full one streamed under ``gate``."""
-    results: dict[int, RuleWindowResult] = {}
+    """The plain rules' windows, a batch of first pages at a time, each full one streamed under ``gate``.
+
+    ``written`` writes what the sinks gathered; results are taken after it.
+    """
+    done: dict[int, tuple[_Sink, bool]] = {}
     numbered = list(items.items())
     per_batch = max(1, BATCH_HITS // spec.page_size)
     for start in range(0, len(numbered), per_batch):
@@ -251,10 +271,13 @@ async def _run_plain(
 
         async def one(n: int, item: RuleWindow, first: dict[str, Any]) -> None:
             async with gate:
-                results[n] = await _run_rule(client, item, first, sink(item), spec.page_size)
+                to = sink(item)
+                done[n] = to, await _run_rule(client, item, first, to, spec.page_size)
 
         await asyncio.gather(*(one(n, item, first) for (n, item), first in zip(batch, firsts, strict=True)))
-    return results
+    if written is not None:
+        await written()
+    return {n: to.result(exhausted) for n, (to, exhausted) in done.items()}
 
 
 def _is_plain(item: RuleWindow) -> bool:
@@ -296,14 +319,16 @@ async def search_window(
         found = await asyncio.gather(*(aggregate(item) for item in others.values()))
         return dict(zip(others, found, strict=True))
 
+    bulk = AlertBulk(client, alerts_index(spec.namespace))
+
     def writer(item: RuleWindow) -> _Sink:
         # Made when the rule's first page is in: an alert's @timestamp is when it came to be.
-        return _RuleWriter(client, spec, item, datetime.now(UTC))
+        return _RuleWriter(client, spec, item, datetime.now(UTC), bulk)
 
     try:
         with handing_over(prompt):
             singles, grouped = await asyncio.gather(
-                _run_plain(client, spec, plain, writer, gate), aggregates()
+                _run_plain(client, spec, plain, writer, gate, bulk.flush), aggregates()
             )
     finally:  # a failed step too: what it started is recorded, not left pending or running on unawaited
         if prompt is not None:

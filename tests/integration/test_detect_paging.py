@@ -114,3 +114,37 @@ async def test_cap_inside_a_stream_stops_at_the_last_hit_written(
     [result] = await search_window(search, _spec(tmp_path, {1: 17}, page_size=4, max_alerts=10))
     assert (result.hits, result.created, result.capped) == (10, 10, True)
     assert result.reached == T0 + timedelta(milliseconds=9 // 3)  # the 10th event's time
+
+
+async def test_duplicates_gathered_for_a_bulk_never_count_towards_the_cap(
+    search: SearchClient, tmp_path: Path
+) -> None:
+    await _events(search, {1: 17})
+    await ensure_indices(search, "default")
+    [first] = await search_window(search, _spec(tmp_path, {1: 17}, page_size=4, max_alerts=5))
+    assert (first.created, first.capped) == (5, True)
+    # Again from the window's start: the first five hits exist already, ten new alerts may be written.
+    [again] = await search_window(search, _spec(tmp_path, {1: 17}, page_size=4, max_alerts=10))
+    assert (again.hits, again.created, again.duplicates, again.capped) == (15, 10, 5, True)
+    assert again.reached == T0 + timedelta(milliseconds=14 // 3)  # the 15th event's time
+    assert len(await _alerted(search)) == 15
+
+
+async def test_a_step_writes_the_alerts_of_its_rules_in_shared_bulks(
+    search: SearchClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    counts = {1: 3, 2: 5, 3: 2, 4: 6}
+    await _events(search, counts)
+    await ensure_indices(search, "default")
+    sizes: list[int] = []
+    send = search.es.bulk
+
+    async def bulk(**kwargs: Any) -> Any:
+        sizes.append(len(kwargs["operations"]) // 2)
+        return await send(**kwargs)
+
+    monkeypatch.setattr(search.es, "bulk", bulk)
+    results = await search_window(search, _spec(tmp_path, counts, page_size=4))
+    assert [r.created for r in results] == list(counts.values())
+    assert sizes == [16]  # one request for the four rules, the streamed pages included
+    assert set((await _alerted(search)).values()) == {1}
