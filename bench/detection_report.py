@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bench.detection_sides import DEFAULTS, NAIVE_SIZE
+from soar.detect.alert_store import BULK_BYTES
 
 if TYPE_CHECKING:
     from bench.detection import Load, Run
@@ -198,14 +199,15 @@ def markdown(
         "- **soar**: `soar.detect.execute.search_window`, the sweep's `detect.search_window` activity, once per rule "
         f"group (4 groups, run at once as a worker runs their sweeps): first pages by `_msearch` in batches, "
         f"point in time + `search_after` for the rest, page size {DEFAULTS.page_size}, concurrency "
-        f"{DEFAULTS.concurrency}; alert documents built and written with `op_type: create`, the alerts index "
+        f"{DEFAULTS.concurrency}; alert documents built and written with `op_type: create` in bulks shared by "
+        f"the group's rules (up to {BULK_BYTES // 2**20} MiB, `soar.detect.alert_store.AlertBulk`), the alerts index "
         "refreshed. Not included: compiling rules and reading checkpoints (`detect.load_group`), saving "
         "checkpoints, the hand-over, Temporal's scheduling. Search only: `soar.detect.execute.count_hits`, the "
         "same searches, no alert built.",
         f"- **one search per rule** (ElastAlert's way): the rules one after the other, one `_search` each with "
         f"`size` {NAIVE_SIZE:,} (ElastAlert's `max_query_size`) sorted by time; search + write: soar's own alert "
-        "documents written by soar's own create-only bulk after each rule, in bulks of soar's page size (both "
-        "sides send the same writes), then the same refresh.",
+        "documents written by soar's own create-only bulk after each rule, in bulks of soar's page size "
+        "(ElastAlert itself writes one request per alert), then the same refresh.",
         "",
         f"{_rounds_text(runs)} Each write run writes into a fresh alerts index (deleted after it); both sides "
         f"found the same hits for every rule, and wrote one alert per hit ({cycle.hits:,}).",

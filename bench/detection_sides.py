@@ -3,14 +3,15 @@
 soar: :func:`soar.detect.execute.search_window`, the body of the sweep's ``detect.search_window`` activity,
 called once per rule group with the groups at once (a worker runs the groups' sweeps side by side). It
 searches (``_msearch`` of first pages, point in time + ``search_after`` for the rest, ``concurrency``
-searches at once), builds the alerts, writes them (``op_type: create``) and refreshes the alerts index.
+searches at once), builds the alerts, writes them (``op_type: create``, in bulks the group's rules share)
+and refreshes the alerts index.
 Not included: compiling the rules and reading checkpoints (``detect.load_group``), saving checkpoints and
 the hand-over (other activities), Temporal's own scheduling of the activities.
 
 Baseline (a naive engine, ElastAlert's way): the rules one after the other, one ``_search`` per rule with
 ``size`` 10,000 (ElastAlert's ``max_query_size``), sorted by time, and, when writing, soar's own alert
 documents written with soar's own create-only bulk after each rule's search, in bulks of soar's page size
-(the writes of both sides are the same requests), then the same refresh.
+(kinder than ElastAlert, which writes one request per alert), then the same refresh.
 
 Both sides run a ``search only`` variant too, in which no alert is built or written: soar's half is the same
 searches ``search_window`` sends (:func:`soar.detect.execute.count_hits`).
