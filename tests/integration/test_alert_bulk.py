@@ -28,7 +28,8 @@ def _alerts(prefix: str, n: int) -> list[tuple[str, dict[str, Any]]]:
     return [(f"{prefix}-{i}", {"@timestamp": "2026-11-23T10:00:00.000Z", "n": i}) for i in range(n)]
 
 
-def _counting_bulks(search: SearchClient, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+def counting_bulks(search: SearchClient, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The size of every bulk request sent through ``search`` from now on (each is still sent)."""
     sizes: list[int] = []
     send = search.es.bulk
 
@@ -45,7 +46,7 @@ async def test_alerts_of_several_rules_share_one_bulk_and_each_learns_its_counts
 ) -> None:
     await ensure_indices(search, "bulk")
     index = alerts_index("bulk")
-    sizes = _counting_bulks(search, monkeypatch)
+    sizes = counting_bulks(search, monkeypatch)
     first, second = Counts(), Counts()
     bulk = AlertBulk(search, index)
     await bulk.add("rule-a", _alerts("a", 3), first)
@@ -69,7 +70,7 @@ async def test_a_full_bulk_is_written_as_alerts_are_added(
     search: SearchClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await ensure_indices(search, "bulk")
-    sizes = _counting_bulks(search, monkeypatch)
+    sizes = counting_bulks(search, monkeypatch)
     counts = Counts()
     bulk = AlertBulk(search, alerts_index("bulk"), max_docs=4)
     for start in range(0, 10, 2):

@@ -20,6 +20,7 @@ from soar.rules.compile import compile_rules
 from soar.telemetry.ecs import format_timestamp
 from soar.telemetry.ingest import install_templates
 from soar.telemetry.sources import SOURCES, Source
+from tests.integration.test_alert_bulk import counting_bulks
 
 pytestmark = pytest.mark.engines
 
@@ -136,14 +137,7 @@ async def test_a_step_writes_the_alerts_of_its_rules_in_shared_bulks(
     counts = {1: 3, 2: 5, 3: 2, 4: 6}
     await _events(search, counts)
     await ensure_indices(search, "default")
-    sizes: list[int] = []
-    send = search.es.bulk
-
-    async def bulk(**kwargs: Any) -> Any:
-        sizes.append(len(kwargs["operations"]) // 2)
-        return await send(**kwargs)
-
-    monkeypatch.setattr(search.es, "bulk", bulk)
+    sizes = counting_bulks(search, monkeypatch)
     results = await search_window(search, _spec(tmp_path, counts, page_size=4))
     assert [r.created for r in results] == list(counts.values())
     assert sizes == [16]  # one request for the four rules, the streamed pages included
