@@ -31,6 +31,7 @@ from soar.detect.models import RuleWindow, Window
 from soar.detect.ruleset import detect_rules, group_rules
 from soar.detect.settings import RuleOptions
 from soar.engines.search import SearchClient, connect_search
+from soar.heap import freeze_startup_heap
 from soar.rules.compile import compile_rules
 from soar.rules.models import CompiledRule
 from soar.telemetry.ingest import ingest_lines, install_templates
@@ -240,6 +241,7 @@ async def _run(folder: Path) -> str:
     try:
         async with await connect_search(SearchSettings(urls=[server.url], request_timeout=300)) as search:
             load = await _prepare(search, server.process.pid, folder)
+            freeze_startup_heap()  # as a worker does once started; both sides run in this process
             runs = await rounds(load)
             used = await memory(load)
     finally:

@@ -26,6 +26,7 @@ from soar.dora.assessment import Contact, EntityProfile
 from soar.engines.embedded import EmbeddedSearch, EmbeddedTemporal
 from soar.engines.search import SearchClient, connect_search
 from soar.engines.workflow import connect_temporal
+from soar.heap import freeze_startup_heap
 from soar.response.models import ActionState
 from soar.telemetry.ingest import IngestReport, ProgressFn
 from soar.telemetry.loading import generate_scenario, ingest_scenario, truth_path
@@ -169,6 +170,7 @@ async def respond(
     """Detection with hand-over, triage, four-eyes containment and the DORA initial notification, timed."""
     config = load_response_config(settings)
     response = ResponseSummary()
+    freeze_startup_heap()  # as `soar worker` does: the sweeps and playbooks run in this process
     async with soar_worker(settings, search, temporal, config=config) as worker, worker:
         async with _stage(result, "detect", on_stage):
             summary = await run_once(

@@ -20,6 +20,7 @@ from soar.detect.schedules import group_schedule, set_paused, upsert_schedules
 from soar.detect.settings import parse_duration
 from soar.engines.session import search_session, temporal_session
 from soar.errors import InputError, ScenarioError
+from soar.heap import freeze_startup_heap
 from soar.telemetry.scenario import generate
 from soar.worker import load_response_config
 
@@ -90,6 +91,7 @@ async def run(
     async with search_session(settings) as search, temporal_session(settings) as temporal:
         if once:
             routing = load_response_config(settings).response.routing
+            freeze_startup_heap()
             summary = await run_once(search, temporal, settings, _paths(rules), routing=routing)
             _print_summary(summary)
             if json_out:

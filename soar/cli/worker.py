@@ -13,6 +13,7 @@ from soar.cli.common import State, command, err_console
 from soar.config import Settings
 from soar.engines.search import SearchClient
 from soar.engines.session import search_session, temporal_session
+from soar.heap import freeze_startup_heap
 from soar.worker import soar_worker
 
 
@@ -34,6 +35,7 @@ async def run_worker(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    freeze_startup_heap()
     async with soar_worker(settings, search, temporal, task_queue=queue) as running, running:
         err_console.print(f"worker on task queue {running.task_queue}; Ctrl-C or SIGTERM stops it gracefully")
         await stop.wait()

@@ -18,7 +18,7 @@ from typing import Any, cast
 import orjson
 from elasticsearch import ApiError
 
-from soar.detect.handover import offer_created
+from soar.detect.handover import offer_created, offering
 from soar.engines.search import SearchClient, search_error
 from soar.errors import SearchError
 
@@ -79,7 +79,7 @@ def _json(document: dict[str, Any]) -> bytes:
 @dataclass
 class _Pending:
     rule_id: str
-    document: dict[str, Any]
+    document: dict[str, Any] | None  # kept for a prompt hand-over only: held by thousands, they cost GC time
     tally: Tally
 
 
@@ -109,10 +109,11 @@ class AlertBulk:
         Raises:
             SearchError: a bulk written now failed, or the engine refused an alert in it.
         """
+        keep = offering()
         for uid, document in alerts:
             action = orjson.dumps({"create": {"_index": self.index, "_id": uid}})
             body = _json(document)
-            self._pending.append(_Pending(rule_id, document, tally))
+            self._pending.append(_Pending(rule_id, document if keep else None, tally))
             self._lines += [action, body]
             self._bytes += len(action) + len(body) + 2
         if self._bytes >= self.max_bytes or len(self._pending) >= self.max_docs:
@@ -140,4 +141,5 @@ class AlertBulk:
                 counts.setdefault(item.tally, [0, 0])[0 if new else 1] += 1
             for tally, (made, existed) in counts.items():
                 tally(made, existed)
-            offer_created(self.index, [p.document for p, new in zip(pending, created, strict=True) if new])
+            offered = [p.document for p, new in zip(pending, created, strict=True) if new and p.document]
+            offer_created(self.index, offered)

@@ -226,6 +226,11 @@ def handing_over(prompt: PromptHandOver | None) -> Iterator[None]:
         _OFFER_TO.reset(token)
 
 
+def offering() -> bool:
+    """True within a block whose new alerts go to a prompt hand-over: only then need writers keep them."""
+    return _OFFER_TO.get() is not None
+
+
 def offer_created(index: str, documents: list[dict[str, Any]]) -> None:
     """Offer newly created alert documents to the block's :class:`PromptHandOver`, if any."""
     prompt = _OFFER_TO.get()
