@@ -272,8 +272,8 @@ def memory_text(used: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
         used["N"]["naive search + write"]["python"], 1
     )
     return [
-        f"Ten times the hits: soar's peak grows {soar:.2f}x (a page per stream and a batch of first pages: "
-        f"bounded by the page size, so it stays there for 100 times the hits), one search per rule's "
+        f"Ten times the hits: soar's peak grows {soar:.2f}x (a page per stream, a batch of first pages and "
+        f"the alerts gathered for a bulk: bounded by the page size and the bulk's 8 MiB), one search per rule's "
         f"{naive:.2f}x (all of a rule's hits at once). osmem is a garbage-collected Go process: its RSS "
         "grows with what it allocates between collections (the heap may reach twice the indexed events "
         "before one), so its growth follows the engine's work (each page of a stream is a search of the "
@@ -287,7 +287,7 @@ def why_text(runs: list[Run], load: Load) -> list[str]:
     soar_w, naive_w = _median_run(_runs(runs, "soar", True)), _median_run(_runs(runs, "naive", True))
     streamed = sum(1 for h in load.hits.values() if h > DEFAULTS.page_size)
     return [
-        "Why the goal is missed here: osmem answers a search by scanning the index, so the cost of a cycle is "
+        "Where an engine's time goes here: osmem answers a search by scanning the index, so the cost of a cycle is "
         f"one scan per rule, whoever sends it. Searching only, osmem worked {soar.engine_cpu:.1f} CPU-s for "
         f"soar and {naive.engine_cpu:.1f} for one search per rule: `_msearch` saves requests, not scans, and "
         f"each page after a rule's first is one more scan ({streamed} rules had more than one page). Writing, "
