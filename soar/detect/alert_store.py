@@ -141,5 +141,7 @@ class AlertBulk:
                 counts.setdefault(item.tally, [0, 0])[0 if new else 1] += 1
             for tally, (made, existed) in counts.items():
                 tally(made, existed)
-            offered = [p.document for p, new in zip(pending, created, strict=True) if new and p.document]
+            offered = [
+                p.document for p, new in zip(pending, created, strict=True) if new and p.document is not None
+            ]
             offer_created(self.index, offered)
