@@ -49,6 +49,10 @@ _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"{_OCTET}\.{_OCTET}\.{_OCTET}\.{_OCTET}")
 
 
+# Every integer orjson cannot keep exactly (below -2**63, or 2**64 and up) has at least 19 digits.
+_LONG_DIGITS = re.compile(r"[0-9]{19}")
+
+
 def parse_json_object(raw: str) -> dict[str, Any]:
     """Parse one raw line as a JSON object.
 
@@ -61,18 +65,26 @@ def parse_json_object(raw: str) -> dict[str, Any]:
     Raises:
         NormalisationError: the line is not JSON, or is JSON but not an object.
     """
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        # orjson is strict (no NaN, no integers beyond 64 bits, no lone surrogates); the standard
-        # parser decides those few lines, and words the error when the line really is bad.
-        try:
-            value = json.loads(raw)
-        except (ValueError, RecursionError) as exc:
-            raise NormalisationError(f"not a JSON object: {_short(str(exc))}") from None
+    value = _decode(raw)
     if not isinstance(value, dict):
         raise NormalisationError(f"not a JSON object: got {type(value).__name__}")
     return value
+
+
+def _decode(raw: str) -> Any:
+    # orjson turns an integer beyond 64 bits into a float without a word (2**64 comes back as
+    # 1.8446744073709552e+19), so a line with a long run of digits goes to the exact parser; so
+    # does one orjson refuses (NaN, infinities, lone surrogates), and that parser words the error
+    # when the line really is bad.
+    if _LONG_DIGITS.search(raw) is None:
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise NormalisationError(f"not a JSON object: {_short(str(exc))}") from None
 
 
 def get_path(obj: Mapping[str, Any], dotted: str) -> Any:

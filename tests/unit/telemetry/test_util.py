@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +16,7 @@ from soar.telemetry.normalisers._util import (
     as_str,
     ip_port,
     iso,
+    parse_json_object,
     parse_time,
     pick,
     present,
@@ -154,3 +157,57 @@ def test_a_day_seen_before_does_not_excuse_a_bad_time_of_day(clock: str) -> None
     )  # the day is now known good
     text = "2024-03-01" + clock
     assert _outcome(timestamp, text) == _outcome(lambda value, field: iso(parse_time(value, field)), text)
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=2**63 - 2, max_value=2**64 + 2)
+    | st.integers(max_value=-(2**63) + 2, min_value=-(2**63) - 2)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.text(), _JSON_VALUES, max_size=6))
+def test_a_json_line_decodes_to_exactly_what_was_written(obj: dict[str, Any]) -> None:
+    # Integers keep their type and every digit; the fast parser may not decide otherwise.
+    decoded = parse_json_object(json.dumps(obj))
+    assert decoded == obj
+    assert _types(decoded) == _types(obj)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ('{"bytes": 18446744073709551616}', {"bytes": 2**64}),
+        ('{"bytes": 18446744073709551615}', {"bytes": 2**64 - 1}),
+        ('{"offset": -9223372036854775809}', {"offset": -(2**63) - 1}),
+        ('{"id": 123456789012345678901234567890}', {"id": 123456789012345678901234567890}),
+    ],
+)
+def test_integers_beyond_64_bits_stay_exact_integers(line: str, expected: dict[str, int]) -> None:
+    decoded = parse_json_object(line)
+    assert decoded == expected
+    assert all(type(v) is int for v in decoded.values())
+
+
+def test_lines_the_fast_parser_refuses_are_decided_by_the_standard_one() -> None:
+    decoded = parse_json_object('{"ratio": NaN, "s": "\\ud800"}')
+    assert math.isnan(decoded["ratio"])
+    assert decoded["s"] == "\ud800"
+    with pytest.raises(NormalisationError, match=r"^not a JSON object: "):
+        parse_json_object('{"a": 1,')
+    with pytest.raises(NormalisationError, match=r"^not a JSON object: got list"):
+        parse_json_object("[1]")
+
+
+def _types(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _types(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_types(v) for v in value]
+    return type(value)
