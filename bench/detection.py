@@ -5,7 +5,7 @@ over their fields (``bench/detection_rules.py``) and compiled by soar; a rule is
 ``MAX_HITS`` hits. One window covers every event. The two sides (``bench/detection_sides.py``) run in
 ``ROUNDS`` rounds, the order alternated, each in a search-only and a search + write variant; each write run
 writes into a fresh alerts index, deleted after it. Both sides must find the same hits per rule.
-Memory: three broad rules (``MEMORY_RULES``) over the first tenth of their hits, then over all of them.
+Memory: the rules of ``MEMORY_RULES`` (every Envoy event) over the first tenth of their hits, then over all of them.
 """
 
 from __future__ import annotations

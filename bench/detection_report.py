@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bench.detection_rules import MEMORY_RULES
 from bench.detection_sides import DEFAULTS, NAIVE_SIZE
 from soar.detect.alert_store import BULK_BYTES
 
@@ -229,7 +230,8 @@ def markdown(
         "",
         *overhead_text(cycle),
         "",
-        "Memory: three broad Envoy rules (`MEMORY_RULES`), first over the window's start up to the time of the "
+        f"Memory: {len(MEMORY_RULES)} Envoy rules, one per destination workload, together every Envoy event "
+        "(`MEMORY_RULES`), first over the window's start up to the time of the "
         "tenth of their hits (N), then over the whole window (10N); peaks of Python allocations by `tracemalloc` "
         "(this process: soar or the baseline, its client and parsed responses), osmem's RSS sampled every 5 ms "
         "(growth over its RSS at the start of the run).",

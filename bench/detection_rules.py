@@ -192,13 +192,22 @@ def rule_candidates(
         yield {"logsource": LOGSOURCES[source], "detection": detection, "level": rng.choice(_LEVELS)}
 
 
-# Broad rules for the memory run: together about half of the Envoy events, each under 10,000.
+# Rules for the memory run: one per destination workload, together every Envoy event (30,000), each under
+# 10,000 (the baseline's size). A tenth of their hits already fills soar's buffers (every rule's first page,
+# a full bulk), so ten times the hits shows whether soar's memory stays flat, not how it fills up.
 MEMORY_RULES: list[dict[str, Any]] = [
     {
         "logsource": LOGSOURCES[Source.ENVOY],
         "detection": {"selection": {"envoy.destination.workload": workload}, "condition": "selection"},
     }
-    for workload in ("accounts-api", "ledger", "payments-api")
+    for workload in (
+        "keycloak",
+        "accounts-api",
+        "ledger",
+        "payments-api",
+        "core-banking-adapter",
+        "psd2-tpp-gateway",
+    )
 ]
 
 
