@@ -22,7 +22,7 @@ from osmem_server import OsmemServer
 
 from bench import detection_report, detection_rules
 from bench.detection_probe import PeakRss, Probe, busy_time
-from bench.detection_sides import naive_cycle, soar_cycle
+from bench.detection_sides import DEFAULTS, SMALL_PAGE, naive_cycle, soar_cycle
 from bench.response_load import cpu_seconds
 from soar.config import SearchSettings
 from soar.detect.alerts import alerts_index, checkpoints_index
@@ -145,7 +145,9 @@ async def _drop(search: SearchClient, namespace: str) -> None:
     await search.es.indices.delete(index=names, ignore_unavailable=True)
 
 
-async def timed(load: Load, groups: Groups, side: str, write: bool, namespace: str) -> Run:
+async def timed(
+    load: Load, groups: Groups, side: str, write: bool, namespace: str, page_size: int = DEFAULTS.page_size
+) -> Run:
     """One run of one side; checks it found the hits the rules have (and, writing, wrote one alert each)."""
     if write:
         await ensure_indices(load.search, namespace)
@@ -153,7 +155,7 @@ async def timed(load: Load, groups: Groups, side: str, write: bool, namespace: s
     load.probe.start()
     started = time.perf_counter()
     if side == "soar":
-        hits = await soar_cycle(load.search, groups, namespace, write=write)
+        hits = await soar_cycle(load.search, groups, namespace, write=write, page_size=page_size)
     else:
         hits = {
             rule: len(times)
@@ -184,9 +186,11 @@ async def rounds(load: Load) -> list[Run]:
     return runs
 
 
-async def _memory_run(load: Load, groups: Groups, side: str, write: bool, namespace: str) -> dict[str, Any]:
+async def _memory_run(
+    load: Load, groups: Groups, side: str, write: bool, namespace: str, page_size: int = DEFAULTS.page_size
+) -> dict[str, Any]:
     with detection_report.PythonPeak() as python, PeakRss(load.engine_pid) as engine:
-        run = await timed(load, groups, side, write, namespace)
+        run = await timed(load, groups, side, write, namespace, page_size)
     return {
         "hits": run.hits,
         "python": python.growth,
@@ -211,6 +215,13 @@ async def memory(load: Load) -> dict[str, dict[str, dict[str, Any]]]:
             "soar search + write": await _memory_run(load, groups, "soar", True, f"mem-{label.lower()}-s1"),
             "naive search only": await _memory_run(load, groups, "naive", False, f"mem-{label.lower()}-n0"),
             "naive search + write": await _memory_run(load, groups, "naive", True, f"mem-{label.lower()}-n1"),
+            # A smaller page, so that at N every rule already streams: the bounds are reached at both sizes.
+            "soar small pages search only": await _memory_run(
+                load, groups, "soar", False, f"mem-{label.lower()}-p0", SMALL_PAGE
+            ),
+            "soar small pages search + write": await _memory_run(
+                load, groups, "soar", True, f"mem-{label.lower()}-p1", SMALL_PAGE
+            ),
         }
     return out
 
