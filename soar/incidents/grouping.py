@@ -3,8 +3,9 @@
 An entity is claimed by one incident at a time through a claim document (id: hash of the entity key). A
 claim is *live* for an alert whose time lies within the grouping window of the claim's alerts; an alert
 after the window finds it *expired* (a new incident takes the entity over), an alert long before it
-belongs to an older episode and leaves the claim alone. Times are the alerts' event times, so replaying
-a day of telemetry groups exactly as the live run did.
+belongs to an older episode and leaves the claim alone. Times are the alerts' event times, so replayed
+telemetry is judged by the same windows as the live run; the outcome still depends on the order in which
+alerts attach where one alert links two incidents (they are not merged: docs/incidents.md, section 1).
 """
 
 from __future__ import annotations
