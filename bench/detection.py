@@ -21,7 +21,7 @@ from typing import Any
 from osmem_server import OsmemServer
 
 from bench import detection_report, detection_rules
-from bench.detection_probe import PeakRss, Probe, busy_time
+from bench.detection_probe import EngineOnCpu, PeakRss, Probe, busy_time
 from bench.detection_sides import DEFAULTS, SMALL_PAGE, naive_cycle, soar_cycle
 from bench.response_load import cpu_seconds
 from soar.config import SearchSettings
@@ -70,6 +70,7 @@ class Run:
     cpu: float  # this process: soar (or the baseline) and its client
     engine_cpu: float
     busy: float  # the engine's took, overlapping requests counted once (bench.detection_probe)
+    working: float  # wall time during which the engine was on a CPU (bench.detection_probe.EngineOnCpu)
     requests: Counter[str]
     hits: int
 
@@ -153,17 +154,18 @@ async def timed(
         await ensure_indices(load.search, namespace)
     engine, cpu = cpu_seconds(load.engine_pid), time.process_time()
     load.probe.start()
-    started = time.perf_counter()
-    if side == "soar":
-        hits = await soar_cycle(load.search, groups, namespace, write=write, page_size=page_size)
-    else:
-        hits = {
-            rule: len(times)
-            for rule, times in (await naive_cycle(load.search, groups, namespace, write=write)).items()
-        }
-    wall = time.perf_counter() - started
+    with EngineOnCpu(load.engine_pid) as working:
+        started = time.perf_counter()
+        if side == "soar":
+            hits = await soar_cycle(load.search, groups, namespace, write=write, page_size=page_size)
+        else:
+            hits = {
+                rule: len(times)
+                for rule, times in (await naive_cycle(load.search, groups, namespace, write=write)).items()
+            }
+        wall = time.perf_counter() - started
     requests = load.probe.stop()
-    cpu, engine = time.process_time() - cpu, cpu_seconds(load.engine_pid) - engine
+    cpu, engine = time.process_time() - cpu - working.own_cpu, cpu_seconds(load.engine_pid) - engine
     if groups is load.groups and hits != load.hits:
         raise RuntimeError(f"{side} found other hits than the rules have")
     if write:
@@ -172,7 +174,17 @@ async def timed(
             raise RuntimeError(f"{side} wrote {written} alerts for {sum(hits.values())} hits")
         await _drop(load.search, namespace)
     kinds = Counter(r.endpoint for r in requests)
-    return Run(side, write, wall, cpu, engine, busy_time(requests), kinds, sum(hits.values()))
+    return Run(
+        side,
+        write,
+        wall,
+        cpu,
+        engine,
+        busy_time(requests),
+        min(working.busy, wall),
+        kinds,
+        sum(hits.values()),
+    )
 
 
 async def rounds(load: Load) -> list[Run]:
