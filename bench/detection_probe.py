@@ -9,6 +9,9 @@ length of the union of those intervals: when soar's requests overlap, time the e
 at once is counted once, and soar's overhead is the wall time during which the engine was not working on
 any of its requests. Requests that report no ``took`` (opening and closing a point in time, a refresh) are
 counted as engine time over their whole interval: no part of them is put down to soar.
+
+Where the engine's ``took`` says little (osmem's bulk ``took`` is about 1 ms for hundreds of milliseconds of
+work), :class:`EngineOnCpu` measures the engine's working time from the engine process itself.
 """
 
 from __future__ import annotations
