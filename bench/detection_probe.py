@@ -20,7 +20,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from soar.engines.search import SearchClient
 
@@ -119,8 +119,35 @@ def on_cpu_ns(pid: int) -> int:
     return total
 
 
-class EngineOnCpu:
-    """The wall time during which a process worked, seen from the process: sampled on a thread of its own.
+class _Sampler:
+    """Calls :meth:`_tick` every ``every`` seconds on a thread of its own while inside ``with``."""
+
+    def __init__(self, pid: int, every: float) -> None:
+        self.pid = pid
+        self.every = every
+        self.own_cpu = 0.0  # the sampling thread's CPU time, to take out of this process's
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _tick(self) -> None:
+        raise NotImplementedError
+
+    def _run(self) -> None:
+        while not self._done.wait(self.every):
+            self._tick()
+        self.own_cpu = time.thread_time()
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+
+class EngineOnCpu(_Sampler):
+    """The wall time during which a process worked, seen from the process.
 
     An interval of ``every`` seconds counts as working when the process spent at least ``share`` of it on
     a CPU (its runtime's idle housekeeping stays far below). The engine's own account of its work (``took``)
@@ -128,30 +155,20 @@ class EngineOnCpu:
     """
 
     def __init__(self, pid: int, every: float = 0.01, share: float = 0.1) -> None:
-        self.pid = pid
-        self.every = every
+        super().__init__(pid, every)
         self.share = share
         self.busy = 0.0
-        self.own_cpu = 0.0  # this sampler's CPU time, to take out of this process's
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._at, self._worked = 0.0, 0
 
-    def _sample(self) -> None:
-        at, worked = time.perf_counter(), on_cpu_ns(self.pid)
-        while not self._done.wait(self.every):
-            now, total = time.perf_counter(), on_cpu_ns(self.pid)
-            if total - worked >= self.share * (now - at) * 1e9:
-                self.busy += now - at
-            at, worked = now, total
-        self.own_cpu = time.thread_time()
+    def _tick(self) -> None:
+        now, total = time.perf_counter(), on_cpu_ns(self.pid)
+        if total - self._worked >= self.share * (now - self._at) * 1e9:
+            self.busy += now - self._at
+        self._at, self._worked = now, total
 
-    def __enter__(self) -> EngineOnCpu:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
+    def __enter__(self) -> Self:
+        self._at, self._worked = time.perf_counter(), on_cpu_ns(self.pid)
+        return super().__enter__()
 
 
 def rss(pid: int) -> int:
@@ -165,29 +182,23 @@ def rss(pid: int) -> int:
     return 0
 
 
-class PeakRss:
-    """Samples a process's RSS every few milliseconds on a thread of its own; the peak since entry."""
+class PeakRss(_Sampler):
+    """Samples a process's RSS every few milliseconds; the peak since entry."""
 
     def __init__(self, pid: int, every: float = 0.005) -> None:
-        self.pid = pid
-        self.every = every
+        super().__init__(pid, every)
         self.before = 0
         self.peak = 0
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
 
-    def _sample(self) -> None:
-        while not self._done.wait(self.every):
-            self.peak = max(self.peak, rss(self.pid))
+    def _tick(self) -> None:
+        self.peak = max(self.peak, rss(self.pid))
 
-    def __enter__(self) -> PeakRss:
+    def __enter__(self) -> Self:
         self.before = self.peak = rss(self.pid)
-        self._thread.start()
-        return self
+        return super().__enter__()
 
     def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
+        super().__exit__(*exc)
         self.peak = max(self.peak, rss(self.pid))
 
     @property

@@ -193,8 +193,8 @@ def rule_candidates(
 
 
 # Rules for the memory run: one per destination workload, together every Envoy event (30,000), each under
-# 10,000 (the baseline's size). A tenth of their hits already fills soar's buffers (every rule's first page,
-# a full bulk), so ten times the hits shows whether soar's memory stays flat, not how it fills up.
+# 10,000 (the baseline's size). At soar's page size a tenth of their hits still fits in the first pages; the
+# run's smaller pages (bench.detection_sides.SMALL_PAGE) make every rule stream at N as well.
 MEMORY_RULES: list[dict[str, Any]] = [
     {
         "logsource": LOGSOURCES[Source.ENVOY],
